@@ -3,7 +3,8 @@
 //! A repository is a set of named, immutable objects (see `docs/design/repository.md`). This
 //! crate holds the one storage contract every backend implements ([`ReadStorage`] and
 //! [`WriteStorage`]), the backends themselves (one module each, all listed in [`choose`]), and
-//! the layers that wrap any backend: [`layers::Retry`] and [`layers::Limit`].
+//! the layers that wrap any backend: [`layers::Retry`], [`layers::Limit`] and, for tests,
+//! [`layers::Faults`].
 //!
 //! Backends know nothing about encryption, packs or indexes: they move bytes under keys.
 
@@ -14,6 +15,7 @@ mod error;
 pub mod layers;
 pub mod local;
 pub mod memory;
+pub mod s3;
 
 pub use error::{ErrorKind, StorageError};
 
