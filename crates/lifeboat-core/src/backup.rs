@@ -1,0 +1,858 @@
+//! Backups of file trees and streams.
+//!
+//! Pipeline: the walking thread reads, chunks and hashes (blob ids); blobs not yet in the
+//! repository go to worker threads that compress, encrypt and fill packs; finished packs go to
+//! uploader threads. Write order (design doc, "Write ordering"): every pack is stored before the
+//! index file naming it, and the index before the snapshot. Any failure before the snapshot is
+//! written leaves at most unindexed packs, which `prune` removes.
+
+use crate::blob::{self, BlobId, BlobType};
+use crate::chunker;
+use crate::crypto::MasterKeys;
+use crate::error::{Error, Result};
+use crate::index::{Index, IndexPack};
+use crate::pack::{pack_key, PackBuilder};
+use crate::repo::Repository;
+use crate::snapshot::{Snapshot, StreamInfo, Summary};
+use crate::tree::{Node, NodeKind, Tree};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use lifeboat_storage::{Storage, WriteOptions};
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Options shared by every kind of backup.
+#[derive(Clone, Debug, Default)]
+pub struct BackupOptions {
+    /// Tags recorded in the snapshot.
+    pub tags: Vec<String>,
+    /// Hostname to record (default: this machine's).
+    pub host: Option<String>,
+    /// Glob patterns to exclude (a pattern without `/` matches names, else whole paths).
+    pub excludes: Vec<String>,
+    /// Do not cross filesystem boundaries.
+    pub one_file_system: bool,
+    /// Explicit parent snapshot for change detection (default: the latest with the same
+    /// host and paths).
+    pub parent: Option<String>,
+    /// Re-read every file even if unchanged.
+    pub force: bool,
+    /// Source kind recorded for streams (default `stream`).
+    pub source_kind: Option<String>,
+    /// Source-specific metadata recorded in the snapshot.
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Live counters a front end can poll for progress display.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Files processed.
+    pub files: AtomicU64,
+    /// Bytes of file content processed (read or found unchanged).
+    pub bytes: AtomicU64,
+    /// Bytes written to the repository.
+    pub bytes_written: AtomicU64,
+}
+
+/// What a backup produced.
+#[derive(Debug)]
+pub struct BackupOutcome {
+    /// New snapshot id.
+    pub snapshot_id: String,
+    /// The snapshot.
+    pub snapshot: Snapshot,
+    /// Files or directories skipped because they could not be read: `(path, reason)`.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+struct Job {
+    kind: BlobType,
+    id: BlobId,
+    data: Vec<u8>,
+}
+
+/// Shared state of the writer pipeline.
+struct Shared {
+    storage: Storage,
+    keys: MasterKeys,
+    level: i32,
+    pack_size: usize,
+    new_packs: Mutex<Vec<IndexPack>>,
+    error: Mutex<Option<Error>>,
+    bytes_written: AtomicU64,
+    blobs_added: AtomicU64,
+    raw_added: AtomicU64,
+    progress: Arc<Progress>,
+}
+
+impl Shared {
+    fn fail(&self, e: Error) {
+        let mut slot = self.error.lock().expect("error slot");
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+    }
+    fn failed(&self) -> bool {
+        self.error.lock().expect("error slot").is_some()
+    }
+}
+
+/// Deduplicating blob writer: compresses, encrypts, packs and uploads on background threads.
+pub struct BlobSaver<'a> {
+    index: &'a Index,
+    known: Mutex<HashSet<BlobId>>,
+    shared: Arc<Shared>,
+    jobs: Option<Sender<Job>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    uploaders: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl<'a> BlobSaver<'a> {
+    /// Starts the pipeline for `repo`, deduplicating against `index`.
+    pub fn new(repo: &Repository, index: &'a Index, progress: Arc<Progress>) -> Self {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 8);
+        let shared = Arc::new(Shared {
+            storage: repo.storage().clone(),
+            keys: repo.keys().clone(),
+            level: repo.config().compression_level,
+            pack_size: repo.config().pack_size as usize,
+            new_packs: Mutex::new(Vec::new()),
+            error: Mutex::new(None),
+            bytes_written: AtomicU64::new(0),
+            blobs_added: AtomicU64::new(0),
+            raw_added: AtomicU64::new(0),
+            progress,
+        });
+        let (job_tx, job_rx) = bounded::<Job>(threads * 4);
+        let (pack_tx, pack_rx) = bounded::<crate::pack::FinishedPack>(1);
+        let workers = (0..threads)
+            .map(|_| {
+                let (rx, tx, sh) = (job_rx.clone(), pack_tx.clone(), shared.clone());
+                std::thread::spawn(move || worker(rx, tx, sh))
+            })
+            .collect();
+        drop(pack_tx);
+        let uploaders = (0..2)
+            .map(|_| {
+                let (rx, sh) = (pack_rx.clone(), shared.clone());
+                std::thread::spawn(move || uploader(rx, sh))
+            })
+            .collect();
+        BlobSaver {
+            index,
+            known: Mutex::new(HashSet::new()),
+            shared,
+            jobs: Some(job_tx),
+            workers,
+            uploaders,
+        }
+    }
+
+    fn check_failed(&self) -> Result<()> {
+        if self.shared.failed() {
+            return Err(Error::Invalid(
+                "the repository write pipeline failed".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stores a blob unless the repository already has it; returns its id.
+    pub fn save(&self, kind: BlobType, data: Vec<u8>) -> Result<BlobId> {
+        let id = self.shared.keys.blob_id(&data);
+        self.save_with_id(kind, id, data)?;
+        Ok(id)
+    }
+
+    fn save_with_id(&self, kind: BlobType, id: BlobId, data: Vec<u8>) -> Result<()> {
+        if self.index.contains(&id) || !self.known.lock().expect("known set").insert(id) {
+            return Ok(());
+        }
+        self.check_failed()?;
+        let sent = self
+            .jobs
+            .as_ref()
+            .expect("saver is open")
+            .send(Job { kind, id, data });
+        if sent.is_err() {
+            self.check_failed()?;
+        }
+        Ok(())
+    }
+
+    /// True when the blob is in the repository or queued in this session.
+    pub fn has(&self, id: &BlobId) -> bool {
+        self.index.contains(id) || self.known.lock().expect("known set").contains(id)
+    }
+
+    /// Chunks `reader` and stores every chunk; returns the content ids and byte count.
+    pub fn save_stream<R: Read>(
+        &self,
+        reader: R,
+        params: &crate::config::ChunkerParams,
+    ) -> std::io::Result<(Vec<BlobId>, u64)> {
+        let mut ids = Vec::new();
+        let mut total = 0u64;
+        for chunk in chunker::stream(reader, params, self.shared.keys.chunker_seed) {
+            let chunk = chunk?;
+            total += chunk.len() as u64;
+            self.shared
+                .progress
+                .bytes
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            let id = self.shared.keys.blob_id(&chunk);
+            self.save_with_id(BlobType::Data, id, chunk)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            ids.push(id);
+        }
+        Ok((ids, total))
+    }
+
+    /// Waits for every blob to be stored and returns the new packs' index entries.
+    /// On any failure returns the first error; nothing is indexed then.
+    pub fn finish(mut self) -> Result<(Vec<IndexPack>, u64, u64, u64)> {
+        drop(self.jobs.take());
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+        for u in self.uploaders.drain(..) {
+            let _ = u.join();
+        }
+        if let Some(e) = self.shared.error.lock().expect("error slot").take() {
+            return Err(e);
+        }
+        let packs = std::mem::take(&mut *self.shared.new_packs.lock().expect("packs"));
+        Ok((
+            packs,
+            self.shared.bytes_written.load(Ordering::Relaxed),
+            self.shared.blobs_added.load(Ordering::Relaxed),
+            self.shared.raw_added.load(Ordering::Relaxed),
+        ))
+    }
+}
+
+impl Drop for BlobSaver<'_> {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        self.shared.fail(Error::Invalid("backup aborted".into()));
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+        for u in self.uploaders.drain(..) {
+            let _ = u.join();
+        }
+    }
+}
+
+fn worker(rx: Receiver<Job>, tx: Sender<crate::pack::FinishedPack>, sh: Arc<Shared>) {
+    let mut pack = PackBuilder::with_capacity(sh.pack_size + (1 << 20));
+    for job in rx {
+        if sh.failed() {
+            continue; // drain so the sender never blocks
+        }
+        let stored = blob::encode(&sh.keys, &job.data, sh.level);
+        pack.add(job.kind, job.id, &stored, job.data.len());
+        sh.blobs_added.fetch_add(1, Ordering::Relaxed);
+        sh.raw_added
+            .fetch_add(job.data.len() as u64, Ordering::Relaxed);
+        if pack.len() >= sh.pack_size {
+            let full = std::mem::replace(
+                &mut pack,
+                PackBuilder::with_capacity(sh.pack_size + (1 << 20)),
+            );
+            if tx.send(full.finish(&sh.keys.meta_key)).is_err() {
+                return;
+            }
+        }
+    }
+    if !pack.is_empty() && !sh.failed() {
+        let _ = tx.send(pack.finish(&sh.keys.meta_key));
+    }
+}
+
+fn uploader(rx: Receiver<crate::pack::FinishedPack>, sh: Arc<Shared>) {
+    for pack in rx {
+        if sh.failed() {
+            continue;
+        }
+        match sh
+            .storage
+            .write(&pack_key(&pack.id), &pack.bytes, &WriteOptions::default())
+        {
+            Ok(()) => {
+                sh.bytes_written
+                    .fetch_add(pack.bytes.len() as u64, Ordering::Relaxed);
+                sh.progress
+                    .bytes_written
+                    .fetch_add(pack.bytes.len() as u64, Ordering::Relaxed);
+                sh.new_packs.lock().expect("packs").push(pack.index);
+            }
+            Err(e) => sh.fail(e.into()),
+        }
+    }
+}
+
+/// Writes the index for `packs` and then the snapshot; fills the summary's byte counters.
+fn commit(
+    repo: &Repository,
+    saver: BlobSaver<'_>,
+    mut snapshot: Snapshot,
+    mut summary: Summary,
+    started: Instant,
+) -> Result<(String, Snapshot)> {
+    let (packs, written, blobs, raw) = saver.finish()?;
+    let mut index_bytes = 0;
+    if !packs.is_empty() {
+        let id = repo.write_index(packs, Vec::new())?;
+        index_bytes = repo.storage().stat(&format!("index/{id}"))?.size;
+    }
+    summary.blobs_added = blobs;
+    summary.bytes_added_raw = raw;
+    summary.bytes_added = written + index_bytes;
+    summary.duration_seconds = started.elapsed().as_secs_f64();
+    snapshot.summary = Some(summary);
+    let id = repo.save_snapshot(&snapshot)?;
+    Ok((id, snapshot))
+}
+
+fn new_snapshot(opts: &BackupOptions, source: &str, tree: BlobId) -> Snapshot {
+    Snapshot {
+        time: jiff::Timestamp::now().to_string(),
+        hostname: opts.host.clone().unwrap_or_else(crate::util::hostname),
+        username: crate::util::username(),
+        source: source.to_string(),
+        paths: Vec::new(),
+        stream: None,
+        tags: opts.tags.clone(),
+        parent: None,
+        tree,
+        summary: None,
+        extra: opts.extra.clone(),
+        program_version: crate::PROGRAM_VERSION.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------- streams
+
+struct HashingReader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+    size: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+}
+
+/// Backs up one stream as a snapshot whose tree holds a single file named `name`.
+///
+/// `finished` is called after the stream hit EOF and before anything is indexed: an error from
+/// it (for example a dump command that exited non-zero) aborts the backup with no snapshot.
+pub fn backup_stream<R: Read>(
+    repo: &Repository,
+    name: &str,
+    reader: R,
+    opts: &BackupOptions,
+    progress: Arc<Progress>,
+    finished: impl FnOnce() -> Result<()>,
+) -> Result<BackupOutcome> {
+    use sha2::Digest;
+    if name.is_empty() || name.contains('/') {
+        return Err(Error::Invalid(format!(
+            "invalid stream name '{name}': give a non-empty file name without '/'"
+        )));
+    }
+    let started = Instant::now();
+    let _lock = crate::lock::acquire(repo, false, "backup", lock_wait())?;
+    let index = repo.load_index()?;
+    let saver = BlobSaver::new(repo, &index, progress);
+    let mut hr = HashingReader {
+        inner: reader,
+        hasher: sha2::Sha256::new(),
+        size: 0,
+    };
+    let (content, size) = saver
+        .save_stream(&mut hr, &repo.config().chunker)
+        .map_err(|e| {
+            Error::SourceFailed(format!(
+                "reading stream '{name}' failed: {e}; nothing was recorded"
+            ))
+        })?;
+    finished()?;
+    let sha256 = hex::encode(hr.hasher.finalize());
+    let now = jiff::Timestamp::now();
+    let mut node = Node {
+        kind: Some(NodeKind::File),
+        mode: 0o644,
+        mtime_ns: now.as_nanosecond() as i64,
+        ctime_ns: now.as_nanosecond() as i64,
+        // SAFETY: getuid/getgid have no preconditions.
+        uid: unsafe { libc::getuid() },
+        gid: unsafe { libc::getgid() },
+        size,
+        content,
+        ..Default::default()
+    };
+    node.set_name(std::ffi::OsStr::new(name));
+    let tree = saver.save(BlobType::Tree, Tree { nodes: vec![node] }.to_bytes())?;
+    let kind = opts.source_kind.clone().unwrap_or_else(|| "stream".into());
+    let mut snapshot = new_snapshot(opts, &kind, tree);
+    snapshot.stream = Some(StreamInfo {
+        name: name.to_string(),
+        size,
+        sha256,
+    });
+    let summary = Summary {
+        files_new: 1,
+        total_bytes: size,
+        bytes_read: size,
+        ..Default::default()
+    };
+    let (snapshot_id, snapshot) = commit(repo, saver, snapshot, summary, started)?;
+    Ok(BackupOutcome {
+        snapshot_id,
+        snapshot,
+        skipped: Vec::new(),
+    })
+}
+
+/// Backs up the standard output of a command. If the command exits non-zero (or is killed),
+/// nothing is recorded and the error carries the tail of its standard error.
+pub fn backup_command(
+    repo: &Repository,
+    name: &str,
+    command: &[String],
+    opts: &BackupOptions,
+    progress: Arc<Progress>,
+) -> Result<BackupOutcome> {
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| Error::Invalid("--stdin-from-command needs a command after --".into()))?;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            Error::SourceFailed(format!("cannot start command `{}`: {e}", command.join(" ")))
+        })?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let tail = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        while let Ok(n) = stderr.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.len() > 64 * 1024 {
+                buf.drain(..buf.len() - 16 * 1024);
+            }
+        }
+        buf
+    });
+    let child = Mutex::new(child);
+    let result = backup_stream(repo, name, stdout, opts, progress, || {
+        let status = child.lock().expect("child").wait().map_err(|e| {
+            Error::SourceFailed(format!("waiting for `{}` failed: {e}", command.join(" ")))
+        })?;
+        if status.success() {
+            return Ok(());
+        }
+        Err(Error::SourceFailed(String::new()))
+    });
+    // Make sure the child is gone whatever happened (a failed backup must not leave it running).
+    let mut child = child.into_inner().expect("child");
+    let _ = child.kill();
+    let status = child.wait().ok();
+    let stderr_tail = tail.join().unwrap_or_default();
+    match result {
+        Err(Error::SourceFailed(msg)) if msg.is_empty() || status.is_some_and(|s| !s.success()) => {
+            let text = String::from_utf8_lossy(&stderr_tail);
+            let lines: Vec<&str> = text.lines().collect();
+            let tail_text = lines[lines.len().saturating_sub(20)..].join("\n");
+            let how = match status {
+                Some(s) => match s.code() {
+                    Some(c) => format!("exited with status {c}"),
+                    None => "was killed by a signal".into(),
+                },
+                None => "failed".into(),
+            };
+            Err(Error::SourceFailed(format!(
+                "command `{}` {how}; no snapshot was written{}{}",
+                command.join(" "),
+                if tail_text.is_empty() {
+                    ""
+                } else {
+                    ". Its stderr ended with:\n"
+                },
+                tail_text
+            )))
+        }
+        other => other,
+    }
+}
+
+fn lock_wait() -> std::time::Duration {
+    let secs = std::env::var("LIFEBOAT_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    std::time::Duration::from_secs(secs)
+}
+
+// ---------------------------------------------------------------- files
+
+struct Excludes {
+    names: globset::GlobSet,
+    paths: globset::GlobSet,
+}
+
+impl Excludes {
+    fn new(patterns: &[String]) -> Result<Self> {
+        let mut names = globset::GlobSetBuilder::new();
+        let mut paths = globset::GlobSetBuilder::new();
+        for p in patterns {
+            let glob = globset::GlobBuilder::new(p)
+                .literal_separator(p.contains('/'))
+                .build()
+                .map_err(|e| Error::Invalid(format!("bad --exclude pattern '{p}': {e}")))?;
+            if p.contains('/') {
+                paths.add(glob);
+            } else {
+                names.add(glob);
+            }
+        }
+        Ok(Excludes {
+            names: names.build().map_err(|e| Error::Invalid(e.to_string()))?,
+            paths: paths.build().map_err(|e| Error::Invalid(e.to_string()))?,
+        })
+    }
+
+    fn excluded(&self, path: &Path) -> bool {
+        path.file_name().is_some_and(|n| self.names.is_match(n)) || self.paths.is_match(path)
+    }
+}
+
+struct Walker<'a, 'b> {
+    repo: &'a Repository,
+    index: &'a Index,
+    saver: &'a BlobSaver<'b>,
+    excludes: Excludes,
+    opts: &'a BackupOptions,
+    summary: Summary,
+    skipped: Vec<(PathBuf, String)>,
+    progress: Arc<Progress>,
+}
+
+fn node_from_meta(name: &std::ffi::OsStr, meta: &std::fs::Metadata) -> Node {
+    let mut node = Node {
+        mode: meta.mode() & 0o7777,
+        mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+        uid: meta.uid(),
+        gid: meta.gid(),
+        inode: meta.ino(),
+        device: meta.dev(),
+        ..Default::default()
+    };
+    node.set_name(name);
+    node
+}
+
+impl Walker<'_, '_> {
+    fn skip(&mut self, path: &Path, why: String) {
+        tracing::warn!("skipping {}: {why}", path.display());
+        self.summary.files_skipped += 1;
+        self.skipped.push((path.to_path_buf(), why));
+    }
+
+    /// Saves one filesystem entry; `None` when it was skipped.
+    fn save_entry(
+        &mut self,
+        path: &Path,
+        name: &std::ffi::OsStr,
+        parent: Option<&Node>,
+        root_dev: u64,
+    ) -> Result<Option<Node>> {
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                self.skip(path, e.to_string());
+                return Ok(None);
+            }
+        };
+        let mut node = node_from_meta(name, &meta);
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            node.kind = Some(NodeKind::Symlink);
+            match std::fs::read_link(path) {
+                Ok(t) => node.set_link_target(t.as_os_str()),
+                Err(e) => {
+                    self.skip(path, e.to_string());
+                    return Ok(None);
+                }
+            }
+        } else if ft.is_dir() {
+            node.kind = Some(NodeKind::Dir);
+            self.summary.dirs += 1;
+            let parent_tree =
+                match parent.and_then(|p| p.subtree.filter(|_| p.kind() == NodeKind::Dir)) {
+                    Some(id) => self.repo.read_tree(self.index, &id).ok(),
+                    None => None,
+                };
+            let crosses = self.opts.one_file_system && meta.dev() != root_dev;
+            let tree = if crosses {
+                Tree::default()
+            } else {
+                match self.save_dir(path, parent_tree.as_ref(), root_dev)? {
+                    Some(t) => t,
+                    None => return Ok(None),
+                }
+            };
+            node.subtree = Some(self.saver.save(BlobType::Tree, tree.to_bytes())?);
+        } else if ft.is_file() {
+            node.kind = Some(NodeKind::File);
+            node.size = meta.len();
+            self.summary.total_bytes += meta.len();
+            self.progress.files.fetch_add(1, Ordering::Relaxed);
+            let unchanged = !self.opts.force
+                && parent.is_some_and(|p| {
+                    p.kind() == NodeKind::File
+                        && p.size == node.size
+                        && p.mtime_ns == node.mtime_ns
+                        && p.ctime_ns == node.ctime_ns
+                        && p.inode == node.inode
+                        && p.content.iter().all(|id| self.saver.has(id))
+                });
+            if unchanged {
+                node.content = parent.expect("checked").content.clone();
+                self.summary.files_unchanged += 1;
+                self.progress.bytes.fetch_add(node.size, Ordering::Relaxed);
+            } else {
+                let file = match std::fs::File::open(path) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        self.skip(path, e.to_string());
+                        return Ok(None);
+                    }
+                };
+                match self.saver.save_stream(file, &self.repo.config().chunker) {
+                    Ok((content, read)) => {
+                        node.content = content;
+                        node.size = read;
+                        self.summary.bytes_read += read;
+                    }
+                    Err(e) => {
+                        self.saver.check_failed()?;
+                        self.skip(path, e.to_string());
+                        return Ok(None);
+                    }
+                }
+                if parent.is_some_and(|p| p.kind() == NodeKind::File) {
+                    self.summary.files_changed += 1;
+                } else {
+                    self.summary.files_new += 1;
+                }
+            }
+        } else {
+            self.skip(
+                path,
+                "special files (devices, fifos, sockets) are not backed up".into(),
+            );
+            return Ok(None);
+        }
+        Ok(Some(node))
+    }
+
+    /// Reads a directory into a tree; `None` when it cannot be listed.
+    fn save_dir(
+        &mut self,
+        path: &Path,
+        parent: Option<&Tree>,
+        root_dev: u64,
+    ) -> Result<Option<Tree>> {
+        let entries = match std::fs::read_dir(path) {
+            Ok(rd) => rd,
+            Err(e) => {
+                self.skip(path, e.to_string());
+                return Ok(None);
+            }
+        };
+        let mut names: Vec<OsString> = Vec::new();
+        for e in entries {
+            match e {
+                Ok(e) => names.push(e.file_name()),
+                Err(e) => self.skip(path, e.to_string()),
+            }
+        }
+        names.sort_by(|a, b| {
+            use std::os::unix::ffi::OsStrExt;
+            a.as_bytes().cmp(b.as_bytes())
+        });
+        let mut tree = Tree::default();
+        for name in names {
+            let child = path.join(&name);
+            if self.excludes.excluded(&child) {
+                continue;
+            }
+            let pnode = parent.and_then(|t| t.find(&name));
+            if let Some(node) = self.save_entry(&child, &name, pnode, root_dev)? {
+                tree.nodes.push(node);
+            }
+        }
+        Ok(Some(tree))
+    }
+}
+
+/// A trie of the backed-up paths' components, so the snapshot tree mirrors absolute paths.
+#[derive(Default)]
+struct PathTrie {
+    children: BTreeMap<OsString, PathTrie>,
+    leaf: bool,
+}
+
+impl Walker<'_, '_> {
+    fn save_trie(&mut self, dir: &Path, trie: &PathTrie, parent: Option<&Tree>) -> Result<Tree> {
+        let mut tree = Tree::default();
+        for (name, sub) in &trie.children {
+            let path = dir.join(name);
+            let pnode = parent.and_then(|t| t.find(name));
+            if sub.leaf {
+                let meta =
+                    std::fs::symlink_metadata(&path).map_err(|e| Error::io("reading", &path, e))?;
+                if let Some(node) = self.save_entry(&path, name, pnode, meta.dev())? {
+                    tree.nodes.push(node);
+                }
+            } else {
+                let meta =
+                    std::fs::symlink_metadata(&path).map_err(|e| Error::io("reading", &path, e))?;
+                let mut node = node_from_meta(name, &meta);
+                node.kind = Some(NodeKind::Dir);
+                let ptree = match pnode.and_then(|p| p.subtree) {
+                    Some(id) => self.repo.read_tree(self.index, &id).ok(),
+                    None => None,
+                };
+                let subtree = self.save_trie(&path, sub, ptree.as_ref())?;
+                node.subtree = Some(self.saver.save(BlobType::Tree, subtree.to_bytes())?);
+                tree.nodes.push(node);
+            }
+        }
+        Ok(tree)
+    }
+}
+
+/// Backs up files and directories. Unreadable entries are skipped and listed in the outcome.
+pub fn backup_paths(
+    repo: &Repository,
+    paths: &[PathBuf],
+    opts: &BackupOptions,
+    progress: Arc<Progress>,
+) -> Result<BackupOutcome> {
+    let started = Instant::now();
+    if paths.is_empty() {
+        return Err(Error::Invalid("no paths to back up given".into()));
+    }
+    let mut abs = Vec::new();
+    for p in paths {
+        let a = std::path::absolute(p).map_err(|e| Error::io("resolving", p, e))?;
+        std::fs::symlink_metadata(&a).map_err(|e| Error::io("reading backup source", &a, e))?;
+        abs.push(normalize(&a));
+    }
+    abs.sort();
+    abs.dedup();
+    let mut trie = PathTrie::default();
+    for a in &abs {
+        let mut t = &mut trie;
+        for c in a.components().skip(1) {
+            if t.leaf {
+                break; // an ancestor is already backed up whole
+            }
+            t = t.children.entry(c.as_os_str().to_os_string()).or_default();
+        }
+        t.leaf = true;
+        t.children.clear();
+    }
+    let path_strings: Vec<String> = abs
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let host = opts.host.clone().unwrap_or_else(crate::util::hostname);
+
+    let _lock = crate::lock::acquire(repo, false, "backup", lock_wait())?;
+    let index = repo.load_index()?;
+    let parent = if opts.force {
+        None
+    } else if let Some(p) = &opts.parent {
+        Some(repo.find_snapshot(p)?)
+    } else {
+        repo.snapshots()?.into_iter().rev().find(|s| {
+            s.snapshot.source == "files"
+                && s.snapshot.hostname == host
+                && s.snapshot.paths == path_strings
+        })
+    };
+    let parent_tree = match &parent {
+        Some(p) => Some(repo.read_tree(&index, &p.snapshot.tree)?),
+        None => None,
+    };
+    let saver = BlobSaver::new(repo, &index, progress.clone());
+    let mut walker = Walker {
+        repo,
+        index: &index,
+        saver: &saver,
+        excludes: Excludes::new(&opts.excludes)?,
+        opts,
+        summary: Summary::default(),
+        skipped: Vec::new(),
+        progress,
+    };
+    let root = walker.save_trie(Path::new("/"), &trie, parent_tree.as_ref())?;
+    let (summary, skipped) = (
+        std::mem::take(&mut walker.summary),
+        std::mem::take(&mut walker.skipped),
+    );
+    drop(walker);
+    let tree = saver.save(BlobType::Tree, root.to_bytes())?;
+    let mut snapshot = new_snapshot(opts, "files", tree);
+    snapshot.paths = path_strings;
+    snapshot.parent = parent.map(|p| p.id);
+    let (snapshot_id, snapshot) = commit(repo, saver, snapshot, summary, started)?;
+    Ok(BackupOutcome {
+        snapshot_id,
+        snapshot,
+        skipped,
+    })
+}
+
+/// Removes `.` and `..` components lexically.
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}

@@ -1,0 +1,203 @@
+//! `prune`: removes data no snapshot references, repacking partly used packs.
+//!
+//! Runs under the exclusive lock, so no backup is adding data meanwhile. Order (design doc,
+//! "Write ordering"): repacked packs are stored, then one new index naming every surviving pack
+//! (and superseding all old index files), then old index files are deleted, then unused packs.
+//! A crash at any point leaves a repository where every snapshot's data is indexed.
+
+use crate::blob::BlobId;
+use crate::error::{Error, Result};
+use crate::index::{IndexBlob, IndexPack};
+use crate::pack::{pack_key, PackBuilder};
+use crate::repo::Repository;
+use crate::tree::NodeKind;
+use lifeboat_storage::WriteOptions;
+use std::collections::{HashMap, HashSet};
+
+/// Prune options.
+#[derive(Clone, Debug, Default)]
+pub struct PruneOptions {
+    /// Report what would be done without changing anything.
+    pub dry_run: bool,
+}
+
+/// What prune did (or would do).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct PruneReport {
+    /// Packs before.
+    pub packs_before: usize,
+    /// Packs deleted whole (no used blob).
+    pub packs_deleted: usize,
+    /// Packs rewritten because some of their blobs were unused.
+    pub packs_repacked: usize,
+    /// Packs in storage but in no index (left by interrupted backups), deleted.
+    pub packs_unindexed: usize,
+    /// Blobs still used.
+    pub blobs_used: usize,
+    /// Blobs removed.
+    pub blobs_removed: usize,
+    /// Bytes freed in storage (approximate when repacking).
+    pub bytes_freed: u64,
+    /// Index files replaced.
+    pub index_files_replaced: usize,
+    /// True when nothing was changed (dry run).
+    pub dry_run: bool,
+}
+
+/// Collects every blob reachable from every snapshot (trees and data).
+pub fn used_blobs(repo: &Repository, index: &crate::index::Index) -> Result<HashSet<BlobId>> {
+    let mut used = HashSet::new();
+    for s in repo.snapshots()? {
+        let mut stack = vec![s.snapshot.tree];
+        while let Some(t) = stack.pop() {
+            if !used.insert(t) {
+                continue;
+            }
+            let tree = repo.read_tree(index, &t).map_err(|e| {
+                Error::Invalid(format!(
+                    "snapshot {} cannot be read ({e}); prune refuses to delete anything until `lifeboat check` passes",
+                    s.short_id()
+                ))
+            })?;
+            for n in tree.nodes {
+                match n.kind() {
+                    NodeKind::Dir => stack.extend(n.subtree),
+                    NodeKind::File => {
+                        for id in n.content {
+                            if !index.contains(&id) {
+                                return Err(Error::MissingBlob {
+                                    blob: id.to_hex(),
+                                    referenced_by: format!("snapshot {}", s.short_id()),
+                                });
+                            }
+                            used.insert(id);
+                        }
+                    }
+                    NodeKind::Symlink => {}
+                }
+            }
+        }
+    }
+    Ok(used)
+}
+
+/// Runs prune.
+pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
+    let wait = std::time::Duration::from_secs(
+        std::env::var("LIFEBOAT_LOCK_WAIT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60),
+    );
+    let _lock = crate::lock::acquire(repo, true, "prune", wait)?;
+    let index = repo.load_index()?;
+    let used = used_blobs(repo, &index)?;
+    let mut report = PruneReport {
+        packs_before: index.packs.len(),
+        blobs_used: used.len(),
+        dry_run: opts.dry_run,
+        ..Default::default()
+    };
+
+    // Per pack: which of its blobs are the canonical, used copies.
+    let mut pack_blobs: HashMap<String, Vec<IndexBlob>> = HashMap::new();
+    for f in &index.files {
+        for p in repo.read_index_file(f)?.packs {
+            pack_blobs.entry(p.id.clone()).or_insert(p.blobs);
+        }
+    }
+    let mut keep: Vec<IndexPack> = Vec::new();
+    let mut delete: Vec<String> = Vec::new();
+    let mut repack: Vec<(String, Vec<IndexBlob>)> = Vec::new();
+    for p in &index.packs {
+        let blobs = pack_blobs.remove(&p.id).unwrap_or_default();
+        let live: Vec<IndexBlob> = blobs
+            .iter()
+            .filter(|b| {
+                used.contains(&b.id) && index.get(&b.id).is_some_and(|l| index.pack_id(l) == p.id)
+            })
+            .cloned()
+            .collect();
+        report.blobs_removed += blobs.len() - live.len();
+        if live.len() == blobs.len() {
+            keep.push(IndexPack {
+                id: p.id.clone(),
+                size: p.size,
+                blobs,
+            });
+        } else if live.is_empty() {
+            report.packs_deleted += 1;
+            report.bytes_freed += p.size;
+            delete.push(p.id.clone());
+        } else {
+            report.packs_repacked += 1;
+            let live_bytes: u64 = live.iter().map(|b| b.length as u64).sum();
+            report.bytes_freed += p.size.saturating_sub(live_bytes);
+            repack.push((p.id.clone(), live));
+        }
+    }
+    let indexed: HashSet<&str> = index.packs.iter().map(|p| p.id.as_str()).collect();
+    let mut unindexed = Vec::new();
+    for o in repo.storage().list("data/")? {
+        let name = o.key.rsplit('/').next().unwrap_or_default().to_string();
+        if !indexed.contains(name.as_str()) {
+            report.packs_unindexed += 1;
+            report.bytes_freed += o.size;
+            unindexed.push(name);
+        }
+    }
+    let nothing_to_do = delete.is_empty() && repack.is_empty() && unindexed.is_empty();
+    if opts.dry_run || nothing_to_do {
+        return Ok(report);
+    }
+
+    // 1. Repack: copy the still-used stored blobs (already encrypted) into new packs.
+    let pack_size = repo.config().pack_size as usize;
+    let mut builder = PackBuilder::with_capacity(pack_size);
+    let flush = |b: PackBuilder, keep: &mut Vec<IndexPack>| -> Result<()> {
+        let fin = b.finish(&repo.keys().meta_key);
+        repo.storage()
+            .write(&pack_key(&fin.id), &fin.bytes, &WriteOptions::default())?;
+        keep.push(fin.index);
+        Ok(())
+    };
+    for (id, live) in &repack {
+        let bytes = repo.storage().read(&pack_key(id))?;
+        for b in live {
+            let end = b.offset as usize + b.length as usize;
+            let stored = bytes.get(b.offset as usize..end).ok_or_else(|| {
+                Error::corrupt(format!("pack {id}"), "shorter than its index entry")
+            })?;
+            crate::blob::decode(
+                repo.keys(),
+                &b.id,
+                stored,
+                b.raw_length as usize,
+                &format!("pack {id}"),
+            )?;
+            builder.add(b.kind, b.id, stored, b.raw_length as usize);
+            if builder.len() >= pack_size {
+                let full = std::mem::replace(&mut builder, PackBuilder::with_capacity(pack_size));
+                flush(full, &mut keep)?;
+            }
+        }
+        delete.push(id.clone());
+    }
+    if !builder.is_empty() {
+        flush(builder, &mut keep)?;
+    }
+
+    // 2. One index for everything that survives, superseding every old index file.
+    let old_index = index.files.clone();
+    repo.write_index(keep, old_index.clone())?;
+    report.index_files_replaced = old_index.len();
+
+    // 3. Old index files, then 4. unused packs.
+    for f in &old_index {
+        repo.storage().remove(&format!("index/{f}"))?;
+    }
+    for id in delete.iter().chain(unindexed.iter()) {
+        repo.storage().remove(&pack_key(id))?;
+    }
+    Ok(report)
+}

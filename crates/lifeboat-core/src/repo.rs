@@ -1,0 +1,459 @@
+//! The repository handle: open/init, keys, metadata objects, blob reads.
+
+use crate::blob::{self, BlobId, BlobType};
+use crate::config::{Config, CONFIG_KEY};
+use crate::crypto::{sha256_hex, MasterKeys};
+use crate::error::{Error, Result};
+use crate::index::{Index, IndexFile, IndexPack, INDEX_CONTEXT};
+use crate::keys::KeyFile;
+use crate::pack::pack_key;
+use crate::snapshot::{Snapshot, SnapshotEntry, SNAPSHOT_CONTEXT};
+use crate::tree::Tree;
+use crate::util::{open_json, seal_json};
+use lifeboat_storage::{ErrorKind, Storage, WriteOptions};
+
+/// An open repository: storage plus the unlocked keys.
+#[derive(Debug)]
+pub struct Repository {
+    storage: Storage,
+    config: Config,
+    keys: MasterKeys,
+    key_id: String,
+}
+
+/// A key file's public description (`key list`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KeyDescription {
+    /// Key id (hex).
+    pub id: String,
+    /// True for the key this process opened the repository with.
+    pub current: bool,
+    /// Wrapping kind.
+    pub kind: String,
+    /// Creating user.
+    pub username: String,
+    /// Creating host.
+    pub hostname: String,
+    /// Creation time.
+    pub created: String,
+}
+
+/// Runs `f` over `items` on up to `threads` threads, keeping order.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if items.len() <= 1 || threads <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<R>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(items.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= items.len() {
+                    return;
+                }
+                let r = f(&items[i]);
+                *results[i].lock().expect("result slot") = Some(r);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .expect("result slot")
+                .expect("every item mapped")
+        })
+        .collect()
+}
+
+impl Repository {
+    /// Creates a new repository at `storage` with one passphrase key.
+    pub fn init(storage: Storage, password: &[u8], config: Config) -> Result<Repository> {
+        match storage.stat(CONFIG_KEY) {
+            Ok(_) => {
+                return Err(Error::AlreadyInitialized {
+                    location: storage.location(),
+                })
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        let keys = MasterKeys::generate();
+        let (key_id, key_bytes) = KeyFile::wrap(&keys, &config.id, password)?;
+        storage.write(
+            &format!("keys/{key_id}"),
+            &key_bytes,
+            &WriteOptions::create_new(),
+        )?;
+        let config_bytes = serde_json::to_vec_pretty(&config).expect("config serializes");
+        match storage.write(CONFIG_KEY, &config_bytes, &WriteOptions::create_new()) {
+            Ok(()) => {}
+            Err(e) if e.kind == ErrorKind::AlreadyExists => {
+                let _ = storage.remove(&format!("keys/{key_id}"));
+                return Err(Error::AlreadyInitialized {
+                    location: storage.location(),
+                });
+            }
+            Err(e) => {
+                let _ = storage.remove(&format!("keys/{key_id}"));
+                return Err(e.into());
+            }
+        }
+        Ok(Repository {
+            storage,
+            config,
+            keys,
+            key_id,
+        })
+    }
+
+    /// Reads the public config without a password.
+    pub fn read_config(storage: &Storage) -> Result<Config> {
+        let bytes = match storage.read(CONFIG_KEY) {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => {
+                return Err(Error::NotARepository {
+                    location: storage.location(),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let config: Config = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::corrupt(CONFIG_KEY, format!("bad config JSON: {e}")))?;
+        if config.format != crate::config::FORMAT {
+            return Err(Error::NotARepository {
+                location: storage.location(),
+            });
+        }
+        if config.version > crate::config::VERSION {
+            return Err(Error::Invalid(format!(
+                "repository format version {} is newer than this lifeboat supports ({}); upgrade lifeboat",
+                config.version,
+                crate::config::VERSION
+            )));
+        }
+        Ok(config)
+    }
+
+    /// Opens an existing repository with a password.
+    pub fn open(storage: Storage, password: &[u8]) -> Result<Repository> {
+        let config = Self::read_config(&storage)?;
+        let key_objects = storage.list("keys/")?;
+        let mut tried = 0;
+        for obj in &key_objects {
+            let id = obj.key.trim_start_matches("keys/").to_string();
+            let bytes = match storage.read(&obj.key) {
+                Ok(b) => b,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let Ok(file) = KeyFile::parse(&bytes, &id) else {
+                tracing::warn!("skipping unreadable key file {}", obj.key);
+                continue;
+            };
+            tried += 1;
+            if let Some(keys) = file.unwrap(password, &config.id, &id)? {
+                return Ok(Repository {
+                    storage,
+                    config,
+                    keys,
+                    key_id: id,
+                });
+            }
+        }
+        Err(Error::WrongPassword {
+            location: storage.location(),
+            tried,
+        })
+    }
+
+    /// The storage backend.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The public config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The unlocked keys.
+    pub fn keys(&self) -> &MasterKeys {
+        &self.keys
+    }
+
+    /// Id of the key file used to open the repository.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    // ---- keys ----
+
+    /// Adds a passphrase key; returns its id.
+    pub fn add_key(&self, password: &[u8]) -> Result<String> {
+        let (id, bytes) = KeyFile::wrap(&self.keys, &self.config.id, password)?;
+        self.storage
+            .write(&format!("keys/{id}"), &bytes, &WriteOptions::create_new())?;
+        Ok(id)
+    }
+
+    /// Describes every key file.
+    pub fn list_keys(&self) -> Result<Vec<KeyDescription>> {
+        let mut out = Vec::new();
+        for obj in self.storage.list("keys/")? {
+            let id = obj.key.trim_start_matches("keys/").to_string();
+            let file = KeyFile::parse(&self.storage.read(&obj.key)?, &id)?;
+            out.push(KeyDescription {
+                current: id == self.key_id,
+                id,
+                kind: file.kind,
+                username: file.username,
+                hostname: file.hostname,
+                created: file.created,
+            });
+        }
+        out.sort_by(|a, b| a.created.cmp(&b.created));
+        Ok(out)
+    }
+
+    /// Removes a key by id or unique prefix. The key in use cannot be removed.
+    pub fn remove_key(&self, prefix: &str) -> Result<String> {
+        let keys = self.list_keys()?;
+        let matching: Vec<_> = keys.iter().filter(|k| k.id.starts_with(prefix)).collect();
+        let key = match matching.as_slice() {
+            [] => {
+                return Err(Error::Invalid(format!(
+                    "no key matches '{prefix}'; see `lifeboat key list`"
+                )))
+            }
+            [k] => *k,
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "key prefix '{prefix}' is ambiguous"
+                )))
+            }
+        };
+        if key.current {
+            return Err(Error::Invalid(
+                "refusing to remove the key this command was opened with; open with another key, or use `key passwd`".into(),
+            ));
+        }
+        if keys.len() == 1 {
+            return Err(Error::Invalid("refusing to remove the last key".into()));
+        }
+        self.storage.remove(&format!("keys/{}", key.id))?;
+        Ok(key.id.clone())
+    }
+
+    /// Replaces the current key with a new password: adds the new key, then removes the old.
+    pub fn change_password(&mut self, new_password: &[u8]) -> Result<String> {
+        let new_id = self.add_key(new_password)?;
+        self.storage.remove(&format!("keys/{}", self.key_id))?;
+        self.key_id = new_id.clone();
+        Ok(new_id)
+    }
+
+    // ---- index ----
+
+    /// Lists index object ids.
+    pub fn list_index_ids(&self) -> Result<Vec<String>> {
+        Ok(self
+            .storage
+            .list("index/")?
+            .into_iter()
+            .map(|o| o.key.trim_start_matches("index/").to_string())
+            .collect())
+    }
+
+    /// Reads one index file.
+    pub fn read_index_file(&self, id: &str) -> Result<IndexFile> {
+        let key = format!("index/{id}");
+        let bytes = self.storage.read(&key)?;
+        if sha256_hex(&bytes) != id {
+            return Err(Error::corrupt(
+                &key,
+                "content does not match its name (SHA-256)",
+            ));
+        }
+        open_json(&self.keys.meta_key, INDEX_CONTEXT, &bytes, &key)
+    }
+
+    /// Loads every index file into memory (honouring `supersedes`).
+    pub fn load_index(&self) -> Result<Index> {
+        let ids = self.list_index_ids()?;
+        let files = parallel_map(&ids, 8, |id| self.read_index_file(id));
+        let mut loaded = Vec::with_capacity(files.len());
+        for (id, f) in ids.into_iter().zip(files) {
+            match f {
+                Ok(f) => loaded.push((id, f)),
+                // Deleted by a concurrent prune after we listed it: its packs are in a newer index.
+                Err(Error::Storage(e)) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let superseded: std::collections::HashSet<String> = loaded
+            .iter()
+            .flat_map(|(_, f)| f.supersedes.iter().cloned())
+            .collect();
+        let mut index = Index::default();
+        for (id, f) in loaded {
+            if superseded.contains(&id) {
+                continue;
+            }
+            index.add_packs(&f.packs);
+            index.files.push(id);
+        }
+        Ok(index)
+    }
+
+    /// Writes an index file; returns its id.
+    pub fn write_index(&self, packs: Vec<IndexPack>, supersedes: Vec<String>) -> Result<String> {
+        let bytes = seal_json(
+            &self.keys.meta_key,
+            INDEX_CONTEXT,
+            &IndexFile { supersedes, packs },
+        );
+        let id = sha256_hex(&bytes);
+        self.storage
+            .write(&format!("index/{id}"), &bytes, &WriteOptions::default())?;
+        Ok(id)
+    }
+
+    // ---- blobs ----
+
+    /// Reads and verifies one blob.
+    pub fn read_blob(&self, index: &Index, id: &BlobId) -> Result<Vec<u8>> {
+        let loc = index.get(id).ok_or_else(|| Error::MissingBlob {
+            blob: id.to_hex(),
+            referenced_by: "a tree or snapshot".into(),
+        })?;
+        let pack = index.pack_id(loc);
+        let stored = self
+            .storage
+            .read_range(&pack_key(pack), loc.offset as u64, loc.length as u64)
+            .map_err(|e| match e.kind {
+                ErrorKind::NotFound | ErrorKind::ShortRead => Error::corrupt(
+                    format!("pack {pack}"),
+                    format!("cannot read blob {}: {e}", id.to_hex()),
+                ),
+                _ => Error::Storage(e),
+            })?;
+        blob::decode(
+            &self.keys,
+            id,
+            &stored,
+            loc.raw_length as usize,
+            &format!("blob {} in pack {pack}", id.to_hex()),
+        )
+    }
+
+    /// Reads one tree.
+    pub fn read_tree(&self, index: &Index, id: &BlobId) -> Result<Tree> {
+        if index.get(id).is_some_and(|l| l.kind != BlobType::Tree) {
+            return Err(Error::corrupt(
+                format!("blob {}", id.to_hex()),
+                "expected a tree blob",
+            ));
+        }
+        let bytes = self.read_blob(index, id)?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::corrupt(
+                format!("tree {}", id.to_hex()),
+                format!("bad tree JSON: {e}"),
+            )
+        })
+    }
+
+    // ---- snapshots ----
+
+    /// Writes a snapshot; returns its id.
+    pub fn save_snapshot(&self, snapshot: &Snapshot) -> Result<String> {
+        let bytes = seal_json(&self.keys.data_key, SNAPSHOT_CONTEXT, snapshot);
+        let id = sha256_hex(&bytes);
+        self.storage
+            .write(&format!("snapshots/{id}"), &bytes, &WriteOptions::default())?;
+        Ok(id)
+    }
+
+    /// Reads one snapshot by full id.
+    pub fn read_snapshot(&self, id: &str) -> Result<Snapshot> {
+        let key = format!("snapshots/{id}");
+        let bytes = self.storage.read(&key)?;
+        if sha256_hex(&bytes) != id {
+            return Err(Error::corrupt(
+                &key,
+                "content does not match its name (SHA-256)",
+            ));
+        }
+        open_json(&self.keys.data_key, SNAPSHOT_CONTEXT, &bytes, &key)
+    }
+
+    /// Lists snapshot ids.
+    pub fn list_snapshot_ids(&self) -> Result<Vec<String>> {
+        Ok(self
+            .storage
+            .list("snapshots/")?
+            .into_iter()
+            .map(|o| o.key.trim_start_matches("snapshots/").to_string())
+            .collect())
+    }
+
+    /// Reads every snapshot, oldest first.
+    pub fn snapshots(&self) -> Result<Vec<SnapshotEntry>> {
+        let ids = self.list_snapshot_ids()?;
+        let read = parallel_map(&ids, 8, |id| self.read_snapshot(id));
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, r) in ids.into_iter().zip(read) {
+            match r {
+                Ok(snapshot) => out.push(SnapshotEntry { id, snapshot }),
+                Err(Error::Storage(e)) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by(|a, b| {
+            a.snapshot
+                .timestamp()
+                .cmp(&b.snapshot.timestamp())
+                .then(a.id.cmp(&b.id))
+        });
+        Ok(out)
+    }
+
+    /// Resolves `latest`, a full id or a unique prefix.
+    pub fn find_snapshot(&self, name: &str) -> Result<SnapshotEntry> {
+        if name == "latest" {
+            return self
+                .snapshots()?
+                .pop()
+                .ok_or_else(|| Error::SnapshotNotFound(name.to_string()));
+        }
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(Error::SnapshotNotFound(name.to_string()));
+        }
+        let ids = self.list_snapshot_ids()?;
+        let matching: Vec<&String> = ids.iter().filter(|id| id.starts_with(name)).collect();
+        match matching.as_slice() {
+            [] => Err(Error::SnapshotNotFound(name.to_string())),
+            [id] => Ok(SnapshotEntry {
+                id: (*id).clone(),
+                snapshot: self.read_snapshot(id)?,
+            }),
+            many => Err(Error::AmbiguousSnapshot {
+                prefix: name.to_string(),
+                candidates: many.iter().map(|i| &i[..12]).collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+
+    /// Removes a snapshot object.
+    pub fn remove_snapshot(&self, id: &str) -> Result<()> {
+        self.storage.remove(&format!("snapshots/{id}"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,455 @@
+//! Reading data back out: listing (`ls`), `restore` to a directory and `dump` to a writer.
+//!
+//! Every blob is authenticated, decompressed and checked against its id before a single byte of
+//! it is written; a damaged blob stops the restore with an error naming the file and the pack.
+
+use crate::blob::{self, BlobId};
+use crate::error::{Error, Result};
+use crate::index::Index;
+use crate::pack::pack_key;
+use crate::repo::Repository;
+use crate::snapshot::SnapshotEntry;
+use crate::tree::{Node, NodeKind};
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Visits every node under `tree`, depth first, with its path relative to the snapshot root.
+/// The callback returns `false` to skip a directory's contents.
+pub fn walk(
+    repo: &Repository,
+    index: &Index,
+    tree: &BlobId,
+    prefix: &Path,
+    f: &mut dyn FnMut(&Path, &Node) -> Result<bool>,
+) -> Result<()> {
+    let t = repo.read_tree(index, tree)?;
+    for node in &t.nodes {
+        let path = prefix.join(node.os_name());
+        let descend = f(&path, node)?;
+        if descend && node.kind() == NodeKind::Dir {
+            if let Some(sub) = &node.subtree {
+                walk(repo, index, sub, &path, f)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Finds the node at `path` (absolute, as in the snapshot) under the root tree.
+pub fn find_node(
+    repo: &Repository,
+    index: &Index,
+    snapshot: &SnapshotEntry,
+    path: &str,
+) -> Result<Node> {
+    let mut tree = repo.read_tree(index, &snapshot.snapshot.tree)?;
+    let not_found = || Error::PathNotInSnapshot {
+        path: path.to_string(),
+        snapshot: snapshot.short_id().to_string(),
+    };
+    let comps: Vec<_> = Path::new(path)
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .collect();
+    if comps.is_empty() {
+        return Err(not_found());
+    }
+    for (i, c) in comps.iter().enumerate() {
+        let node = tree.find(c.as_os_str()).ok_or_else(not_found)?.clone();
+        if i + 1 == comps.len() {
+            return Ok(node);
+        }
+        let sub = node.subtree.ok_or_else(not_found)?;
+        tree = repo.read_tree(index, &sub)?;
+    }
+    Err(not_found())
+}
+
+/// Restore options.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreOptions {
+    /// Target directory.
+    pub target: PathBuf,
+    /// Only restore these snapshot paths (and what is below them).
+    pub includes: Vec<String>,
+    /// Allow a non-empty target (existing files are overwritten).
+    pub overwrite: bool,
+}
+
+/// What a restore did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct RestoreSummary {
+    /// Regular files restored.
+    pub files: u64,
+    /// Directories restored.
+    pub dirs: u64,
+    /// Symlinks restored.
+    pub symlinks: u64,
+    /// Bytes of file content written.
+    pub bytes: u64,
+    /// Wall-clock seconds.
+    pub duration_seconds: f64,
+}
+
+struct FileJob {
+    path: PathBuf,
+    display: String,
+}
+
+fn included(path: &Path, includes: &[PathBuf]) -> (bool, bool) {
+    if includes.is_empty() {
+        return (true, true);
+    }
+    let mut take = false;
+    let mut descend = false;
+    for inc in includes {
+        if path.starts_with(inc) {
+            take = true;
+            descend = true;
+        } else if inc.starts_with(path) {
+            descend = true;
+        }
+    }
+    (take, descend)
+}
+
+/// Restores a snapshot (or parts of it) into a directory.
+pub fn restore(
+    repo: &Repository,
+    snapshot: &SnapshotEntry,
+    opts: &RestoreOptions,
+    bytes_done: Arc<AtomicU64>,
+) -> Result<RestoreSummary> {
+    let started = std::time::Instant::now();
+    let target = &opts.target;
+    match std::fs::read_dir(target) {
+        Ok(mut rd) => {
+            if rd.next().is_some() && !opts.overwrite {
+                return Err(Error::TargetNotEmpty(target.clone()));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(target)
+                .map_err(|e| Error::io("creating restore target", target, e))?;
+        }
+        Err(e) => return Err(Error::io("opening restore target", target, e)),
+    }
+    let includes: Vec<PathBuf> = opts
+        .includes
+        .iter()
+        .map(|i| Path::new("/").join(i.trim_start_matches('/')))
+        .collect();
+    let index = repo.load_index()?;
+    let mut summary = RestoreSummary::default();
+    let mut dirs: Vec<(PathBuf, Node)> = Vec::new();
+    let mut files: Vec<(FileJob, Node)> = Vec::new();
+    let mut matched = includes.is_empty();
+    walk(
+        repo,
+        &index,
+        &snapshot.snapshot.tree,
+        Path::new("/"),
+        &mut |path, node| {
+            let (take, descend) = included(path, &includes);
+            if !take {
+                return Ok(descend && node.kind() == NodeKind::Dir);
+            }
+            matched = true;
+            let rel = path.strip_prefix("/").expect("absolute");
+            let dest = target.join(rel);
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| Error::io("creating directory", parent, e))?;
+            }
+            match node.kind() {
+                NodeKind::Dir => {
+                    match std::fs::create_dir(&dest) {
+                        Ok(()) => {}
+                        Err(e)
+                            if e.kind() == std::io::ErrorKind::AlreadyExists && dest.is_dir() => {}
+                        Err(e) => return Err(Error::io("creating directory", &dest, e)),
+                    }
+                    summary.dirs += 1;
+                    dirs.push((dest, node.clone()));
+                }
+                NodeKind::Symlink => {
+                    if opts.overwrite {
+                        let _ = std::fs::remove_file(&dest);
+                    }
+                    std::os::unix::fs::symlink(node.os_link_target(), &dest)
+                        .map_err(|e| Error::io("creating symlink", &dest, e))?;
+                    restore_owner(&dest, node, true)?;
+                    let mt = mtime(node);
+                    filetime::set_symlink_file_times(&dest, mt, mt)
+                        .map_err(|e| Error::io("setting times of", &dest, e))?;
+                    summary.symlinks += 1;
+                }
+                NodeKind::File => {
+                    let f = std::fs::File::create(&dest)
+                        .map_err(|e| Error::io("creating file", &dest, e))?;
+                    f.set_len(node.size)
+                        .map_err(|e| Error::io("sizing file", &dest, e))?;
+                    summary.files += 1;
+                    summary.bytes += node.size;
+                    files.push((
+                        FileJob {
+                            display: path.display().to_string(),
+                            path: dest,
+                        },
+                        node.clone(),
+                    ));
+                }
+            }
+            Ok(true)
+        },
+    )?;
+    if !matched {
+        return Err(Error::PathNotInSnapshot {
+            path: opts.includes.join(", "),
+            snapshot: snapshot.short_id().to_string(),
+        });
+    }
+
+    // Plan: for each pack, the blobs to read and where each goes.
+    struct Target {
+        file: usize,
+        offset: u64,
+    }
+    let mut plan: HashMap<u32, HashMap<BlobId, Vec<Target>>> = HashMap::new();
+    for (fi, (job, node)) in files.iter().enumerate() {
+        let mut offset = 0u64;
+        for id in &node.content {
+            let loc = index.get(id).ok_or_else(|| Error::MissingBlob {
+                blob: id.to_hex(),
+                referenced_by: format!("file {}", job.display),
+            })?;
+            plan.entry(loc.pack)
+                .or_default()
+                .entry(*id)
+                .or_default()
+                .push(Target { file: fi, offset });
+            offset += loc.raw_length as u64;
+        }
+        if offset != node.size {
+            return Err(Error::corrupt(
+                format!("file {} in snapshot {}", job.display, snapshot.short_id()),
+                format!(
+                    "content blobs add up to {offset} bytes but the recorded size is {}",
+                    node.size
+                ),
+            ));
+        }
+    }
+    let packs: Vec<(u32, HashMap<BlobId, Vec<Target>>)> = plan.into_iter().collect();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8)
+        * 2;
+    let results = crate::repo::parallel_map(&packs, threads, |(pack, blobs)| -> Result<()> {
+        let pack_id = &index.packs[*pack as usize].id;
+        let key = pack_key(pack_id);
+        let locs: Vec<_> = blobs
+            .keys()
+            .map(|id| (*id, *index.get(id).expect("planned")))
+            .collect();
+        let start = locs.iter().map(|(_, l)| l.offset as u64).min().unwrap_or(0);
+        let end = locs
+            .iter()
+            .map(|(_, l)| l.offset as u64 + l.length as u64)
+            .max()
+            .unwrap_or(0);
+        let data = repo
+            .storage()
+            .read_range(&key, start, end - start)
+            .map_err(|e| {
+                let first = &blobs.values().next().expect("non-empty")[0];
+                Error::corrupt(
+                    format!("pack {pack_id}"),
+                    format!(
+                        "cannot read it while restoring {}: {e}",
+                        files[first.file].0.display
+                    ),
+                )
+            })?;
+        for (id, loc) in locs {
+            let s = (loc.offset as u64 - start) as usize;
+            let stored = &data[s..s + loc.length as usize];
+            let targets = &blobs[&id];
+            let plain = blob::decode(repo.keys(), &id, stored, loc.raw_length as usize, &format!("pack {pack_id}"))
+                .map_err(|e| {
+                    let file = &files[targets[0].file].0.display;
+                    Error::corrupt(
+                        format!("pack {pack_id}"),
+                        format!("blob {} of file {file} is damaged ({e}); the file was not restored correctly", id.to_hex()),
+                    )
+                })?;
+            for t in targets {
+                let path = &files[t.file].0.path;
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| Error::io("opening", path, e))?;
+                f.write_all_at(&plain, t.offset)
+                    .map_err(|e| Error::io("writing", path, e))?;
+                bytes_done.fetch_add(plain.len() as u64, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    });
+    for r in results {
+        r?;
+    }
+    for (job, node) in &files {
+        restore_owner(&job.path, node, false)?;
+        std::fs::set_permissions(
+            &job.path,
+            std::os::unix::fs::PermissionsExt::from_mode(node.mode),
+        )
+        .map_err(|e| Error::io("setting mode of", &job.path, e))?;
+        let mt = mtime(node);
+        filetime::set_file_times(&job.path, mt, mt)
+            .map_err(|e| Error::io("setting times of", &job.path, e))?;
+    }
+    for (path, node) in dirs.iter().rev() {
+        restore_owner(path, node, false)?;
+        std::fs::set_permissions(
+            path,
+            std::os::unix::fs::PermissionsExt::from_mode(node.mode),
+        )
+        .map_err(|e| Error::io("setting mode of", path, e))?;
+        let mt = mtime(node);
+        filetime::set_file_times(path, mt, mt)
+            .map_err(|e| Error::io("setting times of", path, e))?;
+    }
+    if let Some(s) = &snapshot.snapshot.stream {
+        verify_restored_stream(target, s)?;
+    }
+    summary.duration_seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Re-reads a restored stream and compares its size and SHA-256 with the snapshot's record.
+fn verify_restored_stream(target: &Path, s: &crate::snapshot::StreamInfo) -> Result<()> {
+    use sha2::Digest;
+    let path = target.join(&s.name);
+    if !path.exists() {
+        return Ok(()); // excluded by --include
+    }
+    let mut f = std::fs::File::open(&path).map_err(|e| Error::io("verifying", &path, e))?;
+    let mut hasher = sha2::Sha256::new();
+    let n = std::io::copy(&mut f, &mut hasher).map_err(|e| Error::io("verifying", &path, e))?;
+    let got = hex::encode(hasher.finalize());
+    if got != s.sha256 || n != s.size {
+        return Err(Error::VerificationFailed {
+            what: format!("restored stream {}", path.display()),
+            detail: format!(
+                "recorded sha256 {} ({} bytes), got {got} ({n} bytes)",
+                s.sha256, s.size
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn mtime(node: &Node) -> filetime::FileTime {
+    filetime::FileTime::from_unix_time(
+        node.mtime_ns.div_euclid(1_000_000_000),
+        node.mtime_ns.rem_euclid(1_000_000_000) as u32,
+    )
+}
+
+fn restore_owner(path: &Path, node: &Node, symlink: bool) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::Invalid(format!("path {} contains a NUL byte", path.display())))?;
+    // SAFETY: c is a valid NUL-terminated path.
+    let rc = unsafe {
+        if symlink {
+            libc::lchown(c.as_ptr(), node.uid, node.gid)
+        } else {
+            libc::chown(c.as_ptr(), node.uid, node.gid)
+        }
+    };
+    if rc != 0 {
+        return Err(Error::io(
+            "changing owner of",
+            path,
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes one file (or a stream snapshot's stream) to `out`, verifying every blob, and for
+/// streams the recorded size and SHA-256. `path` may be omitted for stream snapshots.
+pub fn dump(
+    repo: &Repository,
+    snapshot: &SnapshotEntry,
+    path: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<u64> {
+    use sha2::Digest;
+    let index = repo.load_index()?;
+    let (node, display) = match path {
+        Some(p) => (find_node(repo, &index, snapshot, p)?, p.to_string()),
+        None => match &snapshot.snapshot.stream {
+            Some(s) => (find_node(repo, &index, snapshot, &s.name)?, s.name.clone()),
+            None => return Err(Error::Invalid(format!(
+                "snapshot {} holds files: give the path of a file to dump (see `lifeboat ls {}`)",
+                snapshot.short_id(),
+                snapshot.short_id()
+            ))),
+        },
+    };
+    if node.kind() != NodeKind::File {
+        return Err(Error::Invalid(format!(
+            "{display} is not a regular file; use `lifeboat restore` for directories"
+        )));
+    }
+    let mut hasher = sha2::Sha256::new();
+    let mut total = 0u64;
+    for id in &node.content {
+        let data = repo.read_blob(&index, id).map_err(|e| match e {
+            Error::Corrupt { object, detail } => {
+                Error::corrupt(object, format!("{detail} (while dumping {display})"))
+            }
+            other => other,
+        })?;
+        hasher.update(&data);
+        total += data.len() as u64;
+        out.write_all(&data)
+            .map_err(|e| Error::io("writing output of", &display, e))?;
+    }
+    out.flush()
+        .map_err(|e| Error::io("writing output of", &display, e))?;
+    if total != node.size {
+        return Err(Error::VerificationFailed {
+            what: display,
+            detail: format!("recorded size {} but {} bytes were read", node.size, total),
+        });
+    }
+    if let Some(s) = &snapshot.snapshot.stream {
+        if path.is_none() || path == Some(s.name.as_str()) {
+            let got = hex::encode(hasher.finalize());
+            if got != s.sha256 || total != s.size {
+                return Err(Error::VerificationFailed {
+                    what: format!("stream {}", s.name),
+                    detail: format!(
+                        "recorded sha256 {} ({} bytes), got {got} ({total} bytes)",
+                        s.sha256, s.size
+                    ),
+                });
+            }
+        }
+    }
+    Ok(total)
+}
