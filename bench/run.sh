@@ -363,6 +363,7 @@ bench_tool() {
 }
 
 # ---------------------------------------------------------------- 3. runs
+put loadavg meta "$(cut -d' ' -f1-3 /proc/loadavg)"
 log "==================== zstd -3 -T0 reference"
 # shellcheck disable=SC2016
 if run_timed zstd-day1 sh -c 'exec zstd -3 -T0 -q -c "$1" >/dev/null' sh "$DAY1" </dev/null; then
