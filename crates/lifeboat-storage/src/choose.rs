@@ -220,7 +220,10 @@ mod tests {
 
     #[test]
     fn parses_every_form() {
-        assert_eq!(parse("/srv/repo").unwrap(), Location::Local("/srv/repo".into()));
+        assert_eq!(
+            parse("/srv/repo").unwrap(),
+            Location::Local("/srv/repo".into())
+        );
         assert_eq!(parse("local:/a").unwrap(), Location::Local("/a".into()));
         assert_eq!(parse("memory:").unwrap(), Location::Memory);
         assert_eq!(

@@ -280,8 +280,8 @@ impl FaultPlan {
                         "other" => ErrorKind::Other,
                         _ => {
                             return Err(format!(
-                                "'{item}': kind is one of transient, nospace, permission, locked, other"
-                            ))
+                        "'{item}': kind is one of transient, nospace, permission, locked, other"
+                    ))
                         }
                     }
                 }
@@ -460,7 +460,10 @@ impl<S> Faults<S> {
             Some(n) => format!("{name} #{n}"),
             None => name.to_string(),
         };
-        Some((kind, format!("injected fault on {which} (test-only Faults layer)")))
+        Some((
+            kind,
+            format!("injected fault on {which} (test-only Faults layer)"),
+        ))
     }
 
     fn check(&self, op: FaultOp, opname: &'static str, key: &str) -> Result<()>

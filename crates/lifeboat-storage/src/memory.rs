@@ -20,7 +20,13 @@ impl MemoryStorage {
     }
 
     fn not_found(&self, op: &'static str, key: &str) -> StorageError {
-        StorageError::new(ErrorKind::NotFound, op, self.location(), key, "no such object")
+        StorageError::new(
+            ErrorKind::NotFound,
+            op,
+            self.location(),
+            key,
+            "no such object",
+        )
     }
 }
 
@@ -49,7 +55,7 @@ impl ReadStorage for MemoryStorage {
         validate_key(key)?;
         let map = self.objects.read().expect("memory storage lock");
         let data = map.get(key).ok_or_else(|| self.not_found("read", key))?;
-        let end = offset.checked_add(length).unwrap_or(u64::MAX);
+        let end = offset.saturating_add(length);
         if end > data.len() as u64 {
             return Err(StorageError::new(
                 ErrorKind::ShortRead,

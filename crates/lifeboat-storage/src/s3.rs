@@ -155,7 +155,8 @@ impl S3Config {
     /// | `LIFEBOAT_S3_EC2_METADATA=1` | allow credentials from the EC2 instance metadata service |
     pub fn with_env(mut self) -> Self {
         if self.endpoint.is_none() {
-            self.endpoint = env("LIFEBOAT_S3_ENDPOINT").map(|e| e.trim_end_matches('/').to_string());
+            self.endpoint =
+                env("LIFEBOAT_S3_ENDPOINT").map(|e| e.trim_end_matches('/').to_string());
         }
         if let Some(region) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
             self.region = region;
@@ -245,7 +246,9 @@ impl S3Storage {
             StorageError::new(ErrorKind::Other, "open", location.clone(), "", message)
         };
         if config.bucket.is_empty() {
-            return Err(fail("no bucket given (s3:https://ENDPOINT/BUCKET/PREFIX or s3://BUCKET/PREFIX)".into()));
+            return Err(fail(
+                "no bucket given (s3:https://ENDPOINT/BUCKET/PREFIX or s3://BUCKET/PREFIX)".into(),
+            ));
         }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -280,8 +283,7 @@ impl S3Storage {
             if let Some(endpoint) = &config.endpoint {
                 builder = builder.endpoint(endpoint);
             }
-            if let (Some(id), Some(secret)) = (&config.access_key_id, &config.secret_access_key)
-            {
+            if let (Some(id), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
                 builder = builder.access_key_id(id).secret_access_key(secret);
                 if let Some(token) = &config.session_token {
                     builder = builder.session_token(token);
@@ -463,9 +465,9 @@ impl ReadStorage for S3Storage {
 
     fn read_range(&self, key: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
         validate_key(key)?;
-        let end = offset.checked_add(length).ok_or_else(|| {
-            self.short_read(key, offset, length, 0)
-        })?;
+        let end = offset
+            .checked_add(length)
+            .ok_or_else(|| self.short_read(key, offset, length, 0))?;
         if length == 0 {
             // An empty HTTP range is not expressible; check the bounds with a HEAD.
             let info = self.stat(key)?;
@@ -483,9 +485,12 @@ impl ReadStorage for S3Storage {
                 // OpenDAL reports a range past the end as "reader got too little data"
                 // (Unexpected); tell that apart from real failures by the object's size.
                 return match self.stat(key) {
-                    Ok(info) if info.size < end => {
-                        Err(self.short_read(key, offset, length, info.size.saturating_sub(offset) as usize))
-                    }
+                    Ok(info) if info.size < end => Err(self.short_read(
+                        key,
+                        offset,
+                        length,
+                        info.size.saturating_sub(offset) as usize,
+                    )),
                     _ => Err(self.map_err("read", key, e, false)),
                 };
             }

@@ -21,7 +21,9 @@ fn open_from_environment() {
     let location = format!("s3:http://127.0.0.1:{}/opened/some/repo", moto.port);
     let store = open(&location).unwrap();
     assert_eq!(store.location(), location);
-    store.write("config", b"c", &WriteOptions::create_new()).unwrap();
+    store
+        .write("config", b"c", &WriteOptions::create_new())
+        .unwrap();
     assert_eq!(
         store
             .write("config", b"d", &WriteOptions::create_new())
@@ -29,12 +31,17 @@ fn open_from_environment() {
             .kind,
         ErrorKind::AlreadyExists
     );
-    store.write("data/00/0001", b"pack", &WriteOptions::default()).unwrap();
+    store
+        .write("data/00/0001", b"pack", &WriteOptions::default())
+        .unwrap();
     assert_eq!(store.list("data/").unwrap().len(), 1);
     assert_eq!(store.read_range("data/00/0001", 1, 2).unwrap(), b"ac");
 
     // s3://BUCKET/PREFIX takes its endpoint from LIFEBOAT_S3_ENDPOINT.
-    std::env::set_var("LIFEBOAT_S3_ENDPOINT", format!("http://127.0.0.1:{}", moto.port));
+    std::env::set_var(
+        "LIFEBOAT_S3_ENDPOINT",
+        format!("http://127.0.0.1:{}", moto.port),
+    );
     let same = open("s3://opened/some/repo").unwrap();
     assert_eq!(same.read("config").unwrap(), b"c");
     // The location in messages names the endpoint actually used.
@@ -45,7 +52,9 @@ fn open_from_environment() {
     let faulty = open("s3://opened/faulty").unwrap();
     faulty.write("a", b"1", &WriteOptions::default()).unwrap();
     faulty.write("b", b"2", &WriteOptions::default()).unwrap();
-    let e = faulty.write("c", b"3", &WriteOptions::default()).unwrap_err();
+    let e = faulty
+        .write("c", b"3", &WriteOptions::default())
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::NoSpace, "{e}");
     assert!(e.to_string().contains("injected fault"), "{e}");
     assert_eq!(faulty.read("a").unwrap(), b"1", "reads are unaffected");

@@ -38,29 +38,53 @@ fn run_suite(store: &dyn WriteStorage) {
     let ctx = |what: &str| format!("[{loc}] {what}");
 
     // An empty store lists nothing, for the empty prefix and for any other.
-    assert_eq!(sorted_keys(store, ""), Vec::<String>::new(), "{}", ctx("empty store"));
+    assert_eq!(
+        sorted_keys(store, ""),
+        Vec::<String>::new(),
+        "{}",
+        ctx("empty store")
+    );
     assert_eq!(sorted_keys(store, "data/"), Vec::<String>::new());
 
     // write / read
-    store.write("config", b"hello", &plain()).expect("write config");
+    store
+        .write("config", b"hello", &plain())
+        .expect("write config");
     assert_eq!(store.read("config").expect("read config"), b"hello");
-    store.write("empty", b"", &plain()).expect("write empty object");
+    store
+        .write("empty", b"", &plain())
+        .expect("write empty object");
     assert_eq!(store.read("empty").expect("read empty"), b"");
 
     // read missing = NotFound
     let e = store.read("nope/missing").unwrap_err();
-    assert_eq!(e.kind, ErrorKind::NotFound, "{}", ctx(&format!("read missing: {e}")));
+    assert_eq!(
+        e.kind,
+        ErrorKind::NotFound,
+        "{}",
+        ctx(&format!("read missing: {e}"))
+    );
 
     // stat, stat missing
     let info = store.stat("config").expect("stat");
     assert_eq!((info.key.as_str(), info.size), ("config", 5));
     let e = store.stat("missing").unwrap_err();
-    assert_eq!(e.kind, ErrorKind::NotFound, "{}", ctx(&format!("stat missing: {e}")));
+    assert_eq!(
+        e.kind,
+        ErrorKind::NotFound,
+        "{}",
+        ctx(&format!("stat missing: {e}"))
+    );
 
     // ranged read
     let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
-    store.write("data/ab/ab01", &data, &plain()).expect("write data");
-    assert_eq!(store.read_range("data/ab/ab01", 0, 10).unwrap(), &data[..10]);
+    store
+        .write("data/ab/ab01", &data, &plain())
+        .expect("write data");
+    assert_eq!(
+        store.read_range("data/ab/ab01", 0, 10).unwrap(),
+        &data[..10]
+    );
     assert_eq!(
         store.read_range("data/ab/ab01", 4_000, 3_000).unwrap(),
         &data[4_000..7_000]
@@ -75,7 +99,9 @@ fn run_suite(store: &dyn WriteStorage) {
     );
     // past the end = ShortRead
     for (offset, length) in [(9_990, 11), (10_000, 1), (20_000, 5)] {
-        let e = store.read_range("data/ab/ab01", offset, length).unwrap_err();
+        let e = store
+            .read_range("data/ab/ab01", offset, length)
+            .unwrap_err();
         assert_eq!(
             e.kind,
             ErrorKind::ShortRead,
@@ -84,20 +110,30 @@ fn run_suite(store: &dyn WriteStorage) {
         );
     }
     let e = store.read_range("data/zz/missing", 0, 1).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::NotFound, "{}", ctx(&format!("range of missing: {e}")));
+    assert_eq!(
+        e.kind,
+        ErrorKind::NotFound,
+        "{}",
+        ctx(&format!("range of missing: {e}"))
+    );
 
     // list: recursive, prefix-limited, sizes
     store.write("data/ab/ab02", b"x", &plain()).unwrap();
     store.write("data/cd/cd01", b"yy", &plain()).unwrap();
     store.write("index/0001", b"i", &plain()).unwrap();
-    store.write("dataset", b"not under data/", &plain()).unwrap();
+    store
+        .write("dataset", b"not under data/", &plain())
+        .unwrap();
     assert_eq!(
         sorted_keys(store, "data/"),
         ["data/ab/ab01", "data/ab/ab02", "data/cd/cd01"],
         "{}",
         ctx("list data/")
     );
-    assert_eq!(sorted_keys(store, "data/ab/"), ["data/ab/ab01", "data/ab/ab02"]);
+    assert_eq!(
+        sorted_keys(store, "data/ab/"),
+        ["data/ab/ab01", "data/ab/ab02"]
+    );
     assert_eq!(sorted_keys(store, "index/"), ["index/0001"]);
     assert_eq!(sorted_keys(store, "snapshots/"), Vec::<String>::new());
     let all = sorted_keys(store, "");
@@ -135,9 +171,13 @@ fn run_suite(store: &dyn WriteStorage) {
     );
 
     // overwrite without create_new
-    store.write("config", b"second", &plain()).expect("overwrite");
+    store
+        .write("config", b"second", &plain())
+        .expect("overwrite");
     assert_eq!(store.read("config").unwrap(), b"second");
-    store.write("config", b"second", &plain()).expect("idempotent rewrite");
+    store
+        .write("config", b"second", &plain())
+        .expect("idempotent rewrite");
 
     // create_new
     store
@@ -146,15 +186,29 @@ fn run_suite(store: &dyn WriteStorage) {
     let e = store
         .write("locks/l1", b"theirs", &WriteOptions::create_new())
         .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::AlreadyExists, "{}", ctx(&format!("create_new: {e}")));
-    assert_eq!(store.read("locks/l1").unwrap(), b"mine", "{}", ctx("content unchanged"));
+    assert_eq!(
+        e.kind,
+        ErrorKind::AlreadyExists,
+        "{}",
+        ctx(&format!("create_new: {e}"))
+    );
+    assert_eq!(
+        store.read("locks/l1").unwrap(),
+        b"mine",
+        "{}",
+        ctx("content unchanged")
+    );
 
     // remove, remove missing
     store.remove("locks/l1").expect("remove");
     let e = store.read("locks/l1").unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound);
-    store.remove("locks/l1").expect("remove of a missing object is Ok");
-    store.remove("never/was").expect("remove of a never-written object is Ok");
+    store
+        .remove("locks/l1")
+        .expect("remove of a missing object is Ok");
+    store
+        .remove("never/was")
+        .expect("remove of a never-written object is Ok");
     // after removal, create_new works again
     store
         .write("locks/l1", b"again", &WriteOptions::create_new())
@@ -163,7 +217,12 @@ fn run_suite(store: &dyn WriteStorage) {
     // invalid keys
     for bad in ["", "/abs", "a//b", "a/../b", "./a"] {
         let e = store.write(bad, b"x", &plain()).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::InvalidKey, "{}", ctx(&format!("key {bad:?}")));
+        assert_eq!(
+            e.kind,
+            ErrorKind::InvalidKey,
+            "{}",
+            ctx(&format!("key {bad:?}"))
+        );
     }
 
     // concurrent writers of distinct keys
@@ -173,7 +232,9 @@ fn run_suite(store: &dyn WriteStorage) {
                 for i in 0..8 {
                     let key = format!("conc/{t}/{i}");
                     let body = format!("thread {t} object {i}").into_bytes();
-                    store.write(&key, &body, &plain()).expect("concurrent write");
+                    store
+                        .write(&key, &body, &plain())
+                        .expect("concurrent write");
                     assert_eq!(store.read(&key).unwrap(), body);
                 }
             });
@@ -194,7 +255,11 @@ fn run_suite(store: &dyn WriteStorage) {
             for t in 0..6 {
                 let wins = &wins;
                 s.spawn(move || {
-                    match store.write("locks/race", format!("{t}").as_bytes(), &WriteOptions::create_new()) {
+                    match store.write(
+                        "locks/race",
+                        format!("{t}").as_bytes(),
+                        &WriteOptions::create_new(),
+                    ) {
                         Ok(()) => {
                             wins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         }
@@ -203,7 +268,12 @@ fn run_suite(store: &dyn WriteStorage) {
                 });
             }
         });
-        assert_eq!(wins.into_inner(), 1, "{}", ctx("exactly one create_new wins"));
+        assert_eq!(
+            wins.into_inner(),
+            1,
+            "{}",
+            ctx("exactly one create_new wins")
+        );
     }
 
     // without object lock, retention is refused on write and absent on read
@@ -213,7 +283,12 @@ fn run_suite(store: &dyn WriteStorage) {
             ..Default::default()
         };
         let e = store.write("locked", b"x", &opts).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Unsupported, "{}", ctx(&format!("retain_until: {e}")));
+        assert_eq!(
+            e.kind,
+            ErrorKind::Unsupported,
+            "{}",
+            ctx(&format!("retain_until: {e}"))
+        );
         assert_eq!(store.retention("config").unwrap(), None);
     }
 }
@@ -275,7 +350,10 @@ fn permanent_faults_surface_at_once() {
     store.write("a", b"1", &plain()).unwrap();
     let e = store.write("b", b"2", &plain()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::NoSpace, "{e}");
-    assert!(!e.message.contains("gave up"), "NoSpace must not be retried: {e}");
+    assert!(
+        !e.message.contains("gave up"),
+        "NoSpace must not be retried: {e}"
+    );
     // The failed write left nothing behind.
     assert_eq!(store.read("b").unwrap_err().kind, ErrorKind::NotFound);
 }
@@ -288,7 +366,10 @@ fn removes_fail_after_n() {
     store.write("a", b"1", &plain()).unwrap();
     store.write("b", b"1", &plain()).unwrap();
     store.remove("a").unwrap();
-    assert_eq!(store.remove("b").unwrap_err().kind, ErrorKind::PermissionDenied);
+    assert_eq!(
+        store.remove("b").unwrap_err().kind,
+        ErrorKind::PermissionDenied
+    );
     assert_eq!(store.read("b").unwrap(), b"1");
     assert_eq!(store.injected(), 1);
 }
@@ -319,7 +400,11 @@ fn random_transient_faults_are_retried_through_the_suite() {
     let faulty = Arc::new(Faults::new(MemoryStorage::new()).fail_fraction(0.2, 42));
     let store = Retry::new(faulty.clone(), 8, Duration::from_micros(100));
     run_suite(&store);
-    assert!(faulty.injected() > 10, "only {} faults injected", faulty.injected());
+    assert!(
+        faulty.injected() > 10,
+        "only {} faults injected",
+        faulty.injected()
+    );
 }
 
 #[test]
@@ -329,7 +414,10 @@ fn fault_spec_parses() {
     assert_eq!(p.write_after, Some(5));
     assert_eq!(p.kind, ErrorKind::NoSpace);
     let p = FaultPlan::parse("fraction=0.25, seed=9, failures=3, lost-ack").unwrap();
-    assert_eq!((p.fraction, p.seed, p.max_failures, p.lost_ack), (0.25, 9, Some(3), true));
+    assert_eq!(
+        (p.fraction, p.seed, p.max_failures, p.lost_ack),
+        (0.25, 9, Some(3), true)
+    );
     assert!(FaultPlan::parse("write-after=x").is_err());
     assert!(FaultPlan::parse("kind=flaky").is_err());
     assert!(FaultPlan::parse("fraction=2").is_err());
@@ -350,7 +438,11 @@ fn s3_on_moto() {
     assert!(store.capabilities().atomic_create);
     run_suite(&store);
     let root = S3Storage::new(s3_config(&moto, "repo", "")).unwrap();
-    assert_eq!(root.read("team/backups/config").unwrap(), b"second", "prefix maps to keys");
+    assert_eq!(
+        root.read("team/backups/config").unwrap(),
+        b"second",
+        "prefix maps to keys"
+    );
 
     create_bucket(&moto, "rootrepo", false);
     run_suite(&S3Storage::new(s3_config(&moto, "rootrepo", "")).unwrap());
@@ -363,17 +455,34 @@ fn s3_on_moto() {
     assert!(!nocond.capabilities().atomic_create);
     run_suite(&nocond);
 
-    large_objects_use_multipart(&store);
+    large_objects_use_multipart(&store, &moto);
     error_messages_name_bucket_and_endpoint(&moto);
     object_lock_bucket(&moto);
     faults_over_s3(&moto);
 }
 
-fn large_objects_use_multipart(store: &S3Storage) {
+fn large_objects_use_multipart(store: &S3Storage, moto: &Moto) {
     let size = MULTIPART_THRESHOLD + 5 * 1024 * 1024 + 123;
     let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
-    store.write("data/big/pack", &data, &plain()).expect("multipart write");
+    store
+        .write("data/big/pack", &data, &plain())
+        .expect("multipart write");
     assert_eq!(store.stat("data/big/pack").unwrap().size, size as u64);
+    // It really went up in parts: a multipart object's ETag ends in -<parts> (moto needs no
+    // signature for this HEAD).
+    let port = moto.port;
+    let (status, head) =
+        common::http(port, "HEAD", "/repo/team/backups/data/big/pack", &[]).unwrap();
+    assert_eq!(status, 200, "{head}");
+    let etag = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("etag:"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        etag.trim_end().trim_end_matches('"').ends_with("-3"),
+        "not a 3-part upload: {etag}"
+    );
     let back = store.read("data/big/pack").unwrap();
     assert!(back == data, "multipart object differs");
     // A range across the 8 MiB part boundary.
@@ -403,10 +512,17 @@ fn error_messages_name_bucket_and_endpoint(moto: &Moto) {
     assert!(text.contains(&format!("127.0.0.1:{}", moto.port)), "{text}");
     assert!(text.contains("create the bucket"), "{text}");
     assert_eq!(e.kind, ErrorKind::NotFound, "{text}");
-    assert!(store.list("").is_err(), "listing a missing bucket is an error, not empty");
+    assert!(
+        store.list("").is_err(),
+        "listing a missing bucket is an error, not empty"
+    );
 
     // Nothing listens at the endpoint: transient, names the endpoint and says what to check.
-    let free = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let free = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut c = s3_config(moto, "repo", "r");
     c.endpoint = Some(format!("http://127.0.0.1:{free}"));
     c.connect_timeout = Duration::from_secs(2);
@@ -414,7 +530,10 @@ fn error_messages_name_bucket_and_endpoint(moto: &Moto) {
     let e = store.read("config").unwrap_err();
     assert_eq!(e.kind, ErrorKind::Transient, "{e}");
     let text = e.to_string();
-    assert!(text.contains(&format!("127.0.0.1:{free}")) && text.contains("endpoint"), "{text}");
+    assert!(
+        text.contains(&format!("127.0.0.1:{free}")) && text.contains("endpoint"),
+        "{text}"
+    );
 }
 
 fn object_lock_bucket(moto: &Moto) {
@@ -424,7 +543,9 @@ fn object_lock_bucket(moto: &Moto) {
     create_bucket(moto, "locked", true);
     let store = S3Storage::new(s3_config(moto, "locked", "repo")).unwrap();
     assert!(!store.capabilities().object_lock);
-    store.write("config", b"cfg", &plain()).expect("write into an object-lock bucket");
+    store
+        .write("config", b"cfg", &plain())
+        .expect("write into an object-lock bucket");
     store
         .write("keys/k1", b"key", &WriteOptions::create_new())
         .expect("create_new into an object-lock bucket");
@@ -449,6 +570,8 @@ fn faults_over_s3(moto: &Moto) {
         Duration::from_millis(1),
     );
     store.write("a", b"1", &plain()).unwrap();
-    store.write("b", b"2", &plain()).expect("retried past two transient faults");
+    store
+        .write("b", b"2", &plain())
+        .expect("retried past two transient faults");
     assert_eq!(store.read("b").unwrap(), b"2");
 }

@@ -42,7 +42,8 @@ pub fn start_moto() -> Moto {
         Ok(c) => c,
         Err(e) => {
             let banner = "!".repeat(78);
-            let how = "install it with scripts/install-s3-test-deps.sh (pip install 'moto[server]'), \
+            let how =
+                "install it with scripts/install-s3-test-deps.sh (pip install 'moto[server]'), \
                        or point LIFEBOAT_MOTO_SERVER at it";
             if std::env::var_os("CI").is_some() {
                 panic!("\n{banner}\nCI: moto_server ('{bin}') is required for the S3 conformance tests \
@@ -65,14 +66,22 @@ pub fn start_moto() -> Moto {
         }
         if Instant::now() > deadline {
             let _ = moto.child.kill();
-            panic!("moto_server did not answer on 127.0.0.1:{} within 60 s", moto.port);
+            panic!(
+                "moto_server did not answer on 127.0.0.1:{} within 60 s",
+                moto.port
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 /// A tiny HTTP/1.1 client for moto's unauthenticated admin calls (bucket creation).
-pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, String)> {
     let mut conn = TcpStream::connect(("127.0.0.1", port))?;
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n");
@@ -102,10 +111,13 @@ pub fn create_bucket(moto: &Moto, bucket: &str, object_lock: bool) {
 }
 
 pub fn s3_config(moto: &Moto, bucket: &str, prefix: &str) -> S3Config {
-    let mut c = S3Config::new(Some(&format!("http://127.0.0.1:{}", moto.port)), bucket, prefix);
+    let mut c = S3Config::new(
+        Some(&format!("http://127.0.0.1:{}", moto.port)),
+        bucket,
+        prefix,
+    );
     c.access_key_id = Some("testing".into());
     c.secret_access_key = Some("testing".into());
     c.load_aws_config = false;
     c
 }
-
