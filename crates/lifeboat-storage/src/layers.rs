@@ -16,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// Retries operations that failed with a retryable error ([`StorageError::is_retryable`]),
-/// with exponential backoff. Non-retryable errors (not found, permission, no space) pass
+/// with exponential backoff and jitter. Non-retryable errors (not found, permission, no space) pass
 /// through at once. All storage operations are idempotent (see [`WriteStorage`]), except a
 /// `create_new` write whose first attempt may have landed: a retry that then sees
 /// `AlreadyExists` is reported as success only when the stored bytes equal ours.
@@ -42,7 +42,10 @@ impl<S> Retry<S> {
         loop {
             match f(attempt) {
                 Err(e) if e.is_retryable() && attempt + 1 < self.attempts => {
-                    let delay = self.base_delay * 2u32.saturating_pow(attempt).min(64);
+                    // Exponential backoff with jitter (50% to 150%), so that many workers
+                    // hitting one rate limit do not retry in lock-step.
+                    let delay = (self.base_delay * 2u32.saturating_pow(attempt).min(64))
+                        .mul_f64(rand::thread_rng().gen_range(0.5..1.5));
                     tracing::warn!("{e}; retrying in {delay:?}");
                     std::thread::sleep(delay);
                     attempt += 1;

@@ -93,13 +93,15 @@ impl ReadStorage for LocalStorage {
 
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
         let mut out = Vec::new();
-        let trimmed = prefix.trim_end_matches('/');
-        let start = if trimmed.is_empty() {
+        // Walk from the deepest directory the prefix names completely; a partial last
+        // component (`data/a` of `data/ab/...`, `data` of `dataset`) is matched by name.
+        let base = prefix.rfind('/').map_or("", |i| &prefix[..i]);
+        let start = if base.is_empty() {
             self.root.clone()
         } else {
-            self.path(trimmed)?
+            self.path(base)?
         };
-        let mut stack = vec![(start, trimmed.to_string())];
+        let mut stack = vec![(start, base.to_string())];
         while let Some((dir, rel)) = stack.pop() {
             let entries = match fs::read_dir(&dir) {
                 Ok(e) => e,
@@ -121,15 +123,17 @@ impl ReadStorage for LocalStorage {
                 };
                 let ft = entry.file_type().map_err(|e| self.err("list", &key, e))?;
                 if ft.is_dir() {
-                    stack.push((entry.path(), key));
+                    let as_dir = format!("{key}/");
+                    if as_dir.starts_with(prefix) || prefix.starts_with(&as_dir) {
+                        stack.push((entry.path(), key));
+                    }
                 } else if ft.is_file() {
                     let size = match entry.metadata() {
                         Ok(m) => m.len(),
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                         Err(e) => return Err(self.err("list", &key, e)),
                     };
-                    if key.starts_with(prefix) || prefix.ends_with('/') && key.starts_with(trimmed)
-                    {
+                    if key.starts_with(prefix) {
                         out.push(ObjectInfo { key, size });
                     }
                 }

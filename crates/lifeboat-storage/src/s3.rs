@@ -357,6 +357,13 @@ impl S3Storage {
         let (b, ep, region) = (&self.bucket, &self.endpoint, &self.region);
         let (kind, advice) = match e.kind() {
             OdKind::NotFound => (ErrorKind::NotFound, "no such object".to_string()),
+            _ if text.contains("failed to load signing credential") => (
+                ErrorKind::PermissionDenied,
+                format!(
+                    "no credentials for bucket '{b}' at {ep}: set AWS_ACCESS_KEY_ID and \
+                     AWS_SECRET_ACCESS_KEY, or configure ~/.aws/credentials (AWS_PROFILE)"
+                ),
+            ),
             OdKind::ConfigInvalid if text.contains("NoSuchBucket") => (
                 ErrorKind::NotFound,
                 format!(

@@ -136,6 +136,21 @@ fn run_suite(store: &dyn WriteStorage) {
     );
     assert_eq!(sorted_keys(store, "index/"), ["index/0001"]);
     assert_eq!(sorted_keys(store, "snapshots/"), Vec::<String>::new());
+    assert_eq!(sorted_keys(store, "nothing-here"), Vec::<String>::new());
+    // A prefix is a string prefix, not only a directory.
+    assert_eq!(
+        sorted_keys(store, "data/a"),
+        ["data/ab/ab01", "data/ab/ab02"],
+        "{}",
+        ctx("list data/a")
+    );
+    assert_eq!(
+        sorted_keys(store, "data"),
+        ["data/ab/ab01", "data/ab/ab02", "data/cd/cd01", "dataset"],
+        "{}",
+        ctx("list data")
+    );
+    assert_eq!(sorted_keys(store, "data/ab/ab02"), ["data/ab/ab02"]);
     let all = sorted_keys(store, "");
     assert_eq!(
         all,
@@ -516,6 +531,14 @@ fn error_messages_name_bucket_and_endpoint(moto: &Moto) {
         store.list("").is_err(),
         "listing a missing bucket is an error, not empty"
     );
+
+    // No credentials at all (environment and ~/.aws not consulted).
+    let mut c = s3_config(moto, "repo", "r");
+    c.access_key_id = None;
+    c.secret_access_key = None;
+    let e = S3Storage::new(c).unwrap().read("config").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
+    assert!(e.to_string().contains("AWS_ACCESS_KEY_ID"), "{e}");
 
     // Nothing listens at the endpoint: transient, names the endpoint and says what to check.
     let free = TcpListener::bind("127.0.0.1:0")
