@@ -103,7 +103,7 @@ def main():
         meta.get("tree_entries", "?"), (num(meta.get("tree_bytes")) or 0) / 1e6))
     if "dump_generation_s" in meta:
         w("- Dump generation (day 1 + day 2) took %s s in this run." % meta["dump_generation_s"])
-    w("- Versions: lifeboat `%s`; %s; %s; %s." % (meta.get("lifeboat_version") or ("skipped" if meta.get("lifeboat_skipped") else "?"), meta.get("restic_version", "restic ?"),
+    w("- Versions: lifeboat `%s`; %s; %s; %s." % (meta.get("lifeboat_version") or ("not run" if "lifeboat" not in meta.get("tools", "lifeboat").split() else "?"), meta.get("restic_version", "restic ?"),
                                              meta.get("borg_version", "borg ?"), meta.get("zstd_version", "zstd ?")))
     w("- restic: repository v2, default compression (auto). borg: `init -e repokey-blake2`, "
       "`create --compression %s` (borg's default would be lz4; zstd level 3 is used for a fair "
@@ -111,6 +111,8 @@ def main():
     w("- Every phase runs once with a warm page cache (dropping caches is not reliable here); `sync` runs "
       "before each timed command. Each tool gets fresh repositories and fresh cache directories. "
       "Dumps are backed up from stdin. Peak RSS comes from GNU `/usr/bin/time -v`.")
+    if "tools" in meta and "lifeboat" not in meta["tools"].split() and not meta.get("lifeboat_skipped"):
+        w("- **lifeboat was not run** (BENCH_TOOLS=%s)." % meta["tools"].strip())
     if meta.get("lifeboat_skipped"):
         w("- **lifeboat was skipped**: %s" % meta["lifeboat_skipped"])
     w("")
