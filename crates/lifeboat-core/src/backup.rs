@@ -84,6 +84,7 @@ struct Shared {
     pack_size: usize,
     new_packs: Mutex<Vec<IndexPack>>,
     error: Mutex<Option<Error>>,
+    failed: std::sync::atomic::AtomicBool,
     bytes_written: AtomicU64,
     blobs_added: AtomicU64,
     raw_added: AtomicU64,
@@ -93,12 +94,12 @@ struct Shared {
 impl Shared {
     fn fail(&self, e: Error) {
         let mut slot = self.error.lock().expect("error slot");
-        if slot.is_none() {
+        if !self.failed.swap(true, Ordering::SeqCst) {
             *slot = Some(e);
         }
     }
     fn failed(&self) -> bool {
-        self.error.lock().expect("error slot").is_some()
+        self.failed.load(Ordering::SeqCst)
     }
 }
 
@@ -126,6 +127,7 @@ impl<'a> BlobSaver<'a> {
             pack_size: repo.config().pack_size as usize,
             new_packs: Mutex::new(Vec::new()),
             error: Mutex::new(None),
+            failed: std::sync::atomic::AtomicBool::new(false),
             bytes_written: AtomicU64::new(0),
             blobs_added: AtomicU64::new(0),
             raw_added: AtomicU64::new(0),
@@ -158,9 +160,10 @@ impl<'a> BlobSaver<'a> {
 
     fn check_failed(&self) -> Result<()> {
         if self.shared.failed() {
-            return Err(Error::Invalid(
-                "the repository write pipeline failed".into(),
-            ));
+            // The first caller gets the real cause; later ones a pointer to it.
+            return Err(self.shared.error.lock().expect("error slot").take().unwrap_or_else(|| {
+                Error::Invalid("writing to the repository failed (see the error above)".into())
+            }));
         }
         Ok(())
     }
@@ -226,9 +229,7 @@ impl<'a> BlobSaver<'a> {
         for u in self.uploaders.drain(..) {
             let _ = u.join();
         }
-        if let Some(e) = self.shared.error.lock().expect("error slot").take() {
-            return Err(e);
-        }
+        self.check_failed()?;
         let packs = std::mem::take(&mut *self.shared.new_packs.lock().expect("packs"));
         Ok((
             packs,

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command (README "Run the tests"; .ci/run calls it).
+# Installs what the tests need when missing, then runs every test of the workspace:
+# - PostgreSQL server binaries (Debian package postgresql) for the PostgreSQL tests,
+# - moto_server (PyPI moto[server]) for the S3 tests,
+# - setpriv (util-linux) for running test servers and unreadable-file tests as a non-root user.
+# In CI (CI=true) a missing service makes its tests fail, never skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+pg_ok=0
+for d in /usr/lib/postgresql/*/bin; do
+    [ -x "$d/initdb" ] && [ -x "$d/pg_basebackup" ] && pg_ok=1
+done
+[ "$pg_ok" = 1 ] || need_apt+=(postgresql postgresql-contrib)
+command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "installing ${need_apt[*]} from Debian packages ..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+bash scripts/install-s3-test-deps.sh
+# pyenv shims and pip user installs may live outside the default PATH.
+export PATH="$HOME/.local/bin:$HOME/.pyenv/shims:$PATH"
+for d in /usr/lib/postgresql/*/bin; do export PATH="$PATH:$d"; done
+
+export CI="${CI:-}"
+cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
+cargo test --workspace --locked -- --test-threads="${LIFEBOAT_TEST_THREADS:-2}"
