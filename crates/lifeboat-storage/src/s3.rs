@@ -23,8 +23,9 @@
 //!   or to read `?retention`, so [`Capabilities::object_lock`] is false,
 //!   [`WriteOptions::retain_until`] is refused with [`ErrorKind::Unsupported`] and
 //!   [`ReadStorage::retention`] reports `None`. A bucket with a *default retention rule* still
-//!   protects every object lifeboat writes; deletes of protected objects then fail with
-//!   [`ErrorKind::Locked`].
+//!   protects every object lifeboat writes: such buckets are versioned, so `remove` only adds a
+//!   delete marker (it succeeds, and the retained version stays recoverable with S3 tools);
+//!   when the service refuses an operation because of retention it is [`ErrorKind::Locked`].
 //!
 //! Configuration comes from the repository location (see [`crate::choose`]) and the environment
 //! (see [`S3Config::with_env`]).

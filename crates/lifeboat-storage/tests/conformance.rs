@@ -582,6 +582,32 @@ fn object_lock_bucket(moto: &Moto) {
         store.write("snap/1", b"s", &opts).unwrap_err().kind,
         ErrorKind::Unsupported
     );
+
+    // A default retention rule protects what lifeboat writes; a plain DELETE only adds a
+    // delete marker (the retained version stays), so `remove` succeeds and the key is gone.
+    let rule = "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>\
+                <Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>1</Days></DefaultRetention>\
+                </Rule></ObjectLockConfiguration>";
+    // (moto accepts a rule only on an empty bucket.)
+    create_bucket(moto, "lockrule", true);
+    let (status, body) =
+        common::http_with_body(moto.port, "PUT", "/lockrule?object-lock", &[], rule).unwrap();
+    assert_eq!(status, 200, "setting default retention: {body}");
+    let store = S3Storage::new(s3_config(moto, "lockrule", "repo")).unwrap();
+    store
+        .write("data/00/pack", b"pack", &plain())
+        .expect("write under default retention");
+    store.remove("data/00/pack").expect("delete marker");
+    assert_eq!(
+        store.read("data/00/pack").unwrap_err().kind,
+        ErrorKind::NotFound
+    );
+    let (status, body) = common::http(moto.port, "GET", "/lockrule?versions", &[]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("<Version>") && body.contains("repo/data/00/pack"),
+        "the retained version is still there: {body}"
+    );
 }
 
 fn faults_over_s3(moto: &Moto) {
