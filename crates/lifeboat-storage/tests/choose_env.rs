@@ -3,6 +3,7 @@
 //! one test) because it sets environment variables.
 
 use lifeboat_storage::choose::{open, FAULTS_ENV};
+use lifeboat_storage::s3::S3Config;
 use lifeboat_storage::{ErrorKind, WriteOptions};
 
 mod common;
@@ -63,6 +64,36 @@ fn open_from_environment() {
     std::env::set_var(FAULTS_ENV, "write-after=0,failures=2");
     let flaky = open("s3://opened/flaky").unwrap();
     flaky.write("a", b"1", &WriteOptions::default()).unwrap();
+
+    // The S3 switches of S3Config::with_env.
+    std::env::remove_var(FAULTS_ENV);
+    std::env::set_var("LIFEBOAT_S3_VIRTUAL_HOST", "1");
+    std::env::set_var("LIFEBOAT_S3_CONDITIONAL_WRITES", "0");
+    std::env::set_var("LIFEBOAT_S3_CHECKSUM", "crc32c");
+    std::env::set_var("AWS_SESSION_TOKEN", "tok");
+    let c = S3Config::new(None, "b", "p").with_env();
+    assert!(c.virtual_host_style && !c.conditional_writes && !c.ec2_metadata);
+    assert_eq!(c.checksum.as_deref(), Some("crc32c"));
+    assert_eq!(c.region, "eu-central-1");
+    assert_eq!(c.access_key_id.as_deref(), Some("testing"));
+    assert_eq!(c.session_token.as_deref(), Some("tok"));
+    assert_eq!(
+        c.endpoint.as_deref(),
+        Some(format!("http://127.0.0.1:{}", moto.port).as_str())
+    );
+    std::env::remove_var("LIFEBOAT_S3_VIRTUAL_HOST");
+    std::env::remove_var("AWS_SESSION_TOKEN");
+    // Without conditional writes the backend says create_new is not atomic.
+    let store = open("s3://opened/nocond").unwrap();
+    assert!(!store.capabilities().atomic_create);
+    std::env::remove_var("LIFEBOAT_S3_CONDITIONAL_WRITES");
+    // CRC32C on single PUTs works too.
+    store.write("k", b"v", &WriteOptions::default()).unwrap();
+    assert_eq!(store.read("k").unwrap(), b"v");
+    std::env::set_var("LIFEBOAT_S3_CHECKSUM", "sha3");
+    let e = open("s3://opened/x").unwrap_err();
+    assert!(e.to_string().contains("LIFEBOAT_S3_CHECKSUM"), "{e}");
+    std::env::remove_var("LIFEBOAT_S3_CHECKSUM");
 
     // A bad spec is an error at open.
     std::env::set_var(FAULTS_ENV, "write-after=lots");
