@@ -59,6 +59,13 @@ impl Env {
         serde_json::from_slice(&out.stdout).expect("json output")
     }
 
+    /// Runs `lifeboat ARGS --json`, expecting failure, and parses stdout.
+    pub fn json_fail(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.cmd().args(args).arg("--json").output().expect("run");
+        assert!(!out.status.success(), "lifeboat {args:?} unexpectedly succeeded");
+        serde_json::from_slice(&out.stdout).expect("json output")
+    }
+
     /// Backs up paths, returns the snapshot id.
     pub fn backup(&self, paths: &[&Path]) -> String {
         let mut args = vec!["backup".to_string()];
