@@ -251,13 +251,6 @@ impl S3Storage {
                 "no bucket given (s3:https://ENDPOINT/BUCKET/PREFIX or s3://BUCKET/PREFIX)".into(),
             ));
         }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("lifeboat-s3")
-            .enable_all()
-            .build()
-            .map_err(|e| fail(format!("cannot start the S3 I/O runtime: {e}")))?;
-
         if let Some(checksum) = &config.checksum {
             if checksum != "md5" && checksum != "crc32c" {
                 return Err(fail(format!(
@@ -265,13 +258,26 @@ impl S3Storage {
                 )));
             }
         }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("lifeboat-s3")
+            .enable_all()
+            .build()
+            .map_err(|e| fail(format!("cannot start the S3 I/O runtime: {e}")))?;
         let client = {
             let _guard = rt.enter();
             reqwest::Client::builder()
                 .connect_timeout(config.connect_timeout)
                 .read_timeout(config.read_timeout)
                 .build()
-                .map_err(|e| fail(format!("cannot build the HTTP client: {e}")))?
+        };
+        let client = match client {
+            Ok(client) => client,
+            Err(e) => {
+                // Never drop a runtime in place: the caller may be inside another runtime.
+                rt.shutdown_background();
+                return Err(fail(format!("cannot build the HTTP client: {e}")));
+            }
         };
         let transport = opendal::HttpTransporter::new(
             opendal_http_transport_reqwest::ReqwestTransport::new(client),
@@ -306,10 +312,17 @@ impl S3Storage {
                 .map_err(|e| fail(format!("invalid S3 configuration: {e}")))?
                 .with_context(OperationContext::new().with_http_transport(transport.clone())))
         };
-        let op = build(config.checksum.as_deref())?;
         // S3 accepts no MD5 for multipart uploads: those use CRC32C instead.
         let multipart_checksum = config.checksum.as_deref().map(|_| "crc32c");
-        let op_multipart = build(multipart_checksum)?;
+        let (op, op_multipart) = match build(config.checksum.as_deref())
+            .and_then(|op| Ok((op, build(multipart_checksum)?)))
+        {
+            Ok(ops) => ops,
+            Err(e) => {
+                rt.shutdown_background();
+                return Err(e);
+            }
+        };
 
         let atomic_create =
             config.conditional_writes && op.info().capability().write_with_if_not_exists;
@@ -616,6 +629,27 @@ mod tests {
         let mut c = S3Config::new(None, "b", "");
         c.secret_access_key = Some("hunter2".into());
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn usable_and_droppable_inside_another_runtime() {
+        let outer = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        outer.block_on(async {
+            let mut c = S3Config::new(Some("http://127.0.0.1:1"), "bkt", "p");
+            c.access_key_id = Some("k".into());
+            c.secret_access_key = Some("s".into());
+            c.load_aws_config = false;
+            let s = S3Storage::new(c.clone()).unwrap();
+            let e = s.read("config").unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Transient, "{e}");
+            assert!(e.to_string().contains("127.0.0.1:1"), "{e}");
+            drop(s);
+            c.checksum = Some("sha3".into());
+            assert!(S3Storage::new(c).is_err());
+        });
     }
 
     #[test]
