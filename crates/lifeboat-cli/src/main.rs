@@ -2,6 +2,7 @@
 //! and prints results; all work is done by `lifeboat-core`.
 
 mod output;
+mod postgres_cmd;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -76,6 +77,17 @@ enum Command {
     Key(KeyCommand),
     /// Remove stale locks
     Unlock(UnlockArgs),
+    /// Back up PostgreSQL: logical dumps or physical base backups (`lifeboat backup postgres`)
+    BackupPostgres(postgres_cmd::PgBackupArgs),
+    /// Restore PostgreSQL: logical dumps or point-in-time (`lifeboat restore postgres`)
+    RestorePostgres(postgres_cmd::PgRestoreArgs),
+    /// Archive one WAL file (PostgreSQL's archive_command = 'lifeboat wal-push %p')
+    WalPush(postgres_cmd::WalPushArgs),
+    /// Fetch one archived WAL file (PostgreSQL's restore_command = 'lifeboat wal-fetch %f %p')
+    WalFetch(postgres_cmd::WalFetchArgs),
+    /// Inspect, verify and expire the PostgreSQL WAL archive
+    #[command(subcommand)]
+    Wal(postgres_cmd::WalCommand),
 }
 
 #[derive(Args, Debug)]
@@ -300,7 +312,7 @@ fn main() {
         .with_target(false)
         .without_time()
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(postgres_cmd::rewrite_args(std::env::args_os()));
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -540,6 +552,7 @@ fn run(cli: Cli) -> Result<i32> {
             let repo = open_repo(&cli)?;
             let report = prune::prune(&repo, &PruneOptions { dry_run: a.dry_run })?;
             output::prune_report(&report, a.json);
+            postgres_cmd::expire_after_prune(&repo, a.dry_run, a.json)?;
             Ok(0)
         }
         Command::Stats(a) => {
@@ -598,6 +611,11 @@ fn run(cli: Cli) -> Result<i32> {
             println!("removed {n} lock(s)");
             Ok(0)
         }
+        Command::BackupPostgres(a) => postgres_cmd::backup(&cli, a, show_progress),
+        Command::RestorePostgres(a) => postgres_cmd::restore(&cli, a),
+        Command::WalPush(a) => postgres_cmd::wal_push(&cli, a),
+        Command::WalFetch(a) => postgres_cmd::wal_fetch(&cli, a),
+        Command::Wal(c) => postgres_cmd::wal(&cli, c),
     }
 }
 
@@ -725,6 +743,7 @@ fn cmd_forget(cli: &Cli, a: &ForgetArgs) -> Result<i32> {
     if a.prune && !a.dry_run {
         let report = prune::prune(&repo, &PruneOptions { dry_run: false })?;
         output::prune_report(&report, a.json);
+        postgres_cmd::expire_after_prune(&repo, false, a.json)?;
     }
     Ok(0)
 }
