@@ -1,6 +1,8 @@
 //! `lifeboat`: the command-line front end. It parses arguments, reads passwords, shows progress
 //! and prints results; all work is done by `lifeboat-core`.
 
+mod copy_cmd;
+mod journal_cmd;
 mod output;
 mod postgres_cmd;
 
@@ -88,6 +90,12 @@ enum Command {
     /// Inspect, verify and expire the PostgreSQL WAL archive
     #[command(subcommand)]
     Wal(postgres_cmd::WalCommand),
+    /// Copy snapshots (and the data they reference) into another repository
+    Copy(copy_cmd::CopyArgs),
+    /// List the tamper-evident journal, verify its hash chain, or print its head
+    Journal(journal_cmd::JournalArgs),
+    /// Show or set the repository mode (read-only freezes it during an incident)
+    Mode(journal_cmd::ModeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -100,13 +108,13 @@ struct JsonArg {
 #[derive(Args, Debug)]
 struct InitArgs {
     /// Minimum chunk size in KiB
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 32)]
     chunk_min_kib: u32,
     /// Average chunk size in KiB
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 128)]
     chunk_avg_kib: u32,
     /// Maximum chunk size in KiB
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 512)]
     chunk_max_kib: u32,
     /// zstd compression level (0 = off)
     #[arg(long, default_value_t = 3)]
@@ -114,6 +122,9 @@ struct InitArgs {
     /// Target pack size in MiB
     #[arg(long, default_value_t = 16)]
     pack_size_mib: u32,
+    /// Give every object S3 Object Lock retention: MODE:DAYS (COMPLIANCE or GOVERNANCE)
+    #[arg(long, value_name = "MODE:DAYS")]
+    object_lock: Option<String>,
     /// Print JSON
     #[arg(long)]
     json: bool,
@@ -313,7 +324,10 @@ fn main() {
         .without_time()
         .init();
     let cli = Cli::parse_from(postgres_cmd::rewrite_args(std::env::args_os()));
-    let code = match run(cli) {
+    let journaled = journal_cmd::describe(&cli);
+    let result = run(cli);
+    journal_cmd::finish(journaled, &result);
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -369,7 +383,9 @@ fn trim_newline(mut v: Vec<u8>) -> Vec<u8> {
 fn open_repo(cli: &Cli) -> Result<Repository> {
     let storage = lifeboat_storage::choose::open(&cli.repo).map_err(Error::from)?;
     let password = read_password(cli)?;
-    Ok(Repository::open(storage, &password)?)
+    let repo = Repository::open(storage, &password)?;
+    journal_cmd::remember(&repo);
+    Ok(repo)
 }
 
 fn run(cli: Cli) -> Result<i32> {
@@ -392,7 +408,13 @@ fn run(cli: Cli) -> Result<i32> {
             }
             config.compression_level = a.compression;
             config.pack_size = a.pack_size_mib * 1024 * 1024;
+            config.object_lock = a
+                .object_lock
+                .as_deref()
+                .map(lifeboat_core::retention_layer::parse_object_lock)
+                .transpose()?;
             let repo = Repository::init(storage, &password, config)?;
+            journal_cmd::remember(&repo);
             if a.json {
                 output::json(
                     &serde_json::json!({"id": repo.config().id, "location": repo.storage().location()}),
@@ -471,6 +493,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Restore(a) => {
             let repo = open_repo(&cli)?;
             let snap = repo.find_snapshot(&a.snapshot)?;
+            journal_cmd::affected(&snap.id);
             let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
             let total = snap
                 .snapshot
@@ -512,6 +535,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Dump(a) => {
             let repo = open_repo(&cli)?;
             let snap = repo.find_snapshot(&a.snapshot)?;
+            journal_cmd::affected(&snap.id);
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
             restore::dump(&repo, &snap, a.path.as_deref(), &mut out)?;
@@ -540,6 +564,11 @@ fn run(cli: Cli) -> Result<i32> {
                 },
             )?;
             drop(spinner);
+            journal_cmd::note(format!(
+                "{} errors, {} warnings",
+                report.errors.len(),
+                report.warnings.len()
+            ));
             if a.json {
                 output::json(&report);
             } else {
@@ -616,6 +645,9 @@ fn run(cli: Cli) -> Result<i32> {
         Command::WalPush(a) => postgres_cmd::wal_push(&cli, a),
         Command::WalFetch(a) => postgres_cmd::wal_fetch(&cli, a),
         Command::Wal(c) => postgres_cmd::wal(&cli, c),
+        Command::Copy(a) => copy_cmd::run(&cli, a),
+        Command::Journal(a) => journal_cmd::run_journal(&cli, a),
+        Command::Mode(a) => journal_cmd::run_mode(&cli, a),
     }
 }
 
@@ -656,6 +688,7 @@ fn cmd_backup(cli: &Cli, a: &BackupArgs, show_progress: bool) -> Result<i32> {
         backup::backup_paths(&repo, &a.paths, &opts, progress)?
     };
     drop(display);
+    journal_cmd::affected(&outcome.snapshot_id);
     for (path, why) in &outcome.skipped {
         eprintln!("warning: skipped {}: {why}", path.display());
     }
@@ -722,7 +755,9 @@ fn cmd_forget(cli: &Cli, a: &ForgetArgs) -> Result<i32> {
             .map(|d| d.id.clone())
             .collect();
     }
+    let mut retained = Vec::new();
     if !a.dry_run {
+        repo.require_writable("forget")?;
         let _lock = lifeboat_core::lock::acquire(
             &repo,
             false,
@@ -730,8 +765,17 @@ fn cmd_forget(cli: &Cli, a: &ForgetArgs) -> Result<i32> {
             std::time::Duration::from_secs(60),
         )?;
         for id in &remove {
-            repo.remove_snapshot(id)?;
+            match repo.remove_snapshot(id) {
+                Ok(()) => journal_cmd::affected(id),
+                // Under object-lock retention: removed by a later forget.
+                Err(e @ Error::Retained { .. }) => {
+                    eprintln!("note: snapshot {} kept for now: {e}", &id[..8]);
+                    retained.push(id.clone());
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
+        remove.retain(|id| !retained.contains(id));
     }
     if a.json {
         output::json(

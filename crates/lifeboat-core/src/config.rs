@@ -29,9 +29,9 @@ impl Default for ChunkerParams {
     fn default() -> Self {
         ChunkerParams {
             algorithm: "fastcdc-2020".into(),
-            min_size: 16 * 1024,
-            avg_size: 64 * 1024,
-            max_size: 256 * 1024,
+            min_size: 32 * 1024,
+            avg_size: 128 * 1024,
+            max_size: 512 * 1024,
         }
     }
 }
