@@ -85,6 +85,7 @@ struct Shared {
     new_packs: Mutex<Vec<IndexPack>>,
     error: Mutex<Option<Error>>,
     failed: std::sync::atomic::AtomicBool,
+    error_text: Mutex<String>,
     bytes_written: AtomicU64,
     blobs_added: AtomicU64,
     raw_added: AtomicU64,
@@ -95,6 +96,7 @@ impl Shared {
     fn fail(&self, e: Error) {
         let mut slot = self.error.lock().expect("error slot");
         if !self.failed.swap(true, Ordering::SeqCst) {
+            *self.error_text.lock().expect("error text") = e.to_string();
             *slot = Some(e);
         }
     }
@@ -128,6 +130,7 @@ impl<'a> BlobSaver<'a> {
             new_packs: Mutex::new(Vec::new()),
             error: Mutex::new(None),
             failed: std::sync::atomic::AtomicBool::new(false),
+            error_text: Mutex::new(String::new()),
             bytes_written: AtomicU64::new(0),
             blobs_added: AtomicU64::new(0),
             raw_added: AtomicU64::new(0),
@@ -160,9 +163,10 @@ impl<'a> BlobSaver<'a> {
 
     fn check_failed(&self) -> Result<()> {
         if self.shared.failed() {
-            // The first caller gets the real cause; later ones a pointer to it.
-            return Err(self.shared.error.lock().expect("error slot").take().unwrap_or_else(|| {
-                Error::Invalid("writing to the repository failed (see the error above)".into())
+            // The first caller gets the real error; later callers its text.
+            let taken = self.shared.error.lock().expect("error slot").take();
+            return Err(taken.unwrap_or_else(|| {
+                Error::Invalid(self.shared.error_text.lock().expect("error text").clone())
             }));
         }
         Ok(())
@@ -378,6 +382,7 @@ pub fn backup_stream<R: Read>(
         )));
     }
     let started = Instant::now();
+    repo.require_writable("backup")?;
     let _lock = crate::lock::acquire(repo, false, "backup", lock_wait())?;
     let index = repo.load_index()?;
     let saver = BlobSaver::new(repo, &index, progress);
@@ -796,6 +801,7 @@ pub fn backup_paths(
         .collect();
     let host = opts.host.clone().unwrap_or_else(crate::util::hostname);
 
+    repo.require_writable("backup")?;
     let _lock = crate::lock::acquire(repo, false, "backup", lock_wait())?;
     let index = repo.load_index()?;
     let parent = if opts.force {
