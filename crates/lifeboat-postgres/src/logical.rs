@@ -323,6 +323,13 @@ pub fn restore_logical(
     }
     for s in &opts.schemas {
         cmd.arg("-n").arg(s);
+        // pg_restore -n restores the objects in a schema but not the schema itself.
+        if !opts.create && !opts.data_only {
+            tools.query(
+                &dsn,
+                &format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(s)),
+            )?;
+        }
     }
     let bytes = match opts.jobs {
         Some(j) if j > 1 => {
@@ -374,12 +381,14 @@ fn pipe_into(
         })?;
     let mut tail = StderrTail::start(child.stderr.take().expect("piped"));
     let stdin = child.stdin.take().expect("piped");
+    let mut counter = CountingWriter { inner: stdin, n: 0 };
     let written = {
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, stdin);
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut counter);
         let r = lifeboat_core::restore::dump(repo, snap, None, &mut w);
         drop(w);
         r
     };
+    drop(counter.inner);
     let status = child
         .wait()
         .map_err(|e| PgError::Tool(format!("waiting for {name} failed: {e}")))?;
@@ -392,5 +401,32 @@ fn pipe_into(
             "; the restore is incomplete",
         ));
     }
-    Ok((written?, tail_text))
+    match written {
+        Ok(n) => Ok((n, tail_text)),
+        // pg_restore stops reading once it has every item it was asked for (--table,
+        // --schema): a closed pipe after a successful exit is not an error. Every blob that was
+        // sent had been authenticated.
+        Err(lifeboat_core::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            Ok((counter.n, tail_text))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+struct CountingWriter<W> {
+    inner: W,
+    n: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }

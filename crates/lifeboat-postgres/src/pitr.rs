@@ -168,10 +168,7 @@ pub fn cluster_state(repo: &Repository, cluster: Option<&str>) -> Result<Cluster
     let end = match newest {
         Some(f) => ArchiveEnd {
             newest_segment: Some((f.file.tli, f.file.segno, f.file.name.clone())),
-            newest_archived_at: jiff::Timestamp::from_second(
-                archive.header(&f.key)?.archived_at as i64,
-            )
-            .ok(),
+            newest_archived_at: Some(archive.header(&f.key)?.archived_at()),
         },
         None => ArchiveEnd::default(),
     };

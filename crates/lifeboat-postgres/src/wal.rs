@@ -89,8 +89,8 @@ impl Binding {
 pub struct ObjectHeader {
     /// 0 = stored, 1 = zstd.
     pub compression: u8,
-    /// Unix seconds when it was archived.
-    pub archived_at: u64,
+    /// Unix time in milliseconds when it was archived.
+    pub archived_at_ms: u64,
     /// Plaintext length.
     pub length: u64,
     /// Keyed BLAKE3 of the plaintext.
@@ -103,7 +103,7 @@ impl ObjectHeader {
         h[0..4].copy_from_slice(MAGIC);
         h[4] = VERSION;
         h[5] = self.compression;
-        h[8..16].copy_from_slice(&self.archived_at.to_le_bytes());
+        h[8..16].copy_from_slice(&self.archived_at_ms.to_le_bytes());
         h[16..24].copy_from_slice(&self.length.to_le_bytes());
         h[24..56].copy_from_slice(&self.content_id);
         h
@@ -129,17 +129,21 @@ impl ObjectHeader {
         }
         Ok(ObjectHeader {
             compression: b[5],
-            archived_at: u64::from_le_bytes(b[8..16].try_into().expect("8")),
+            archived_at_ms: u64::from_le_bytes(b[8..16].try_into().expect("8")),
             length: u64::from_le_bytes(b[16..24].try_into().expect("8")),
             content_id: b[24..56].try_into().expect("32"),
         })
     }
 
+    /// Archive time.
+    pub fn archived_at(&self) -> jiff::Timestamp {
+        jiff::Timestamp::from_millisecond(self.archived_at_ms as i64)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+
     /// Archive time as RFC 3339.
     pub fn archived_at_string(&self) -> String {
-        jiff::Timestamp::from_second(self.archived_at as i64)
-            .map(|t| t.to_string())
-            .unwrap_or_default()
+        self.archived_at().to_string()
     }
 }
 
@@ -177,7 +181,7 @@ pub fn encode_object(keys: &WalKeys, key: &str, data: &[u8], level: i32) -> Vec<
     };
     let header = ObjectHeader {
         compression,
-        archived_at: jiff::Timestamp::now().as_second().max(0) as u64,
+        archived_at_ms: jiff::Timestamp::now().as_millisecond().max(0) as u64,
         length: data.len() as u64,
         content_id: keys.content_id(data),
     }

@@ -1,0 +1,1017 @@
+//! PostgreSQL end-to-end tests: real clusters (initdb in temp dirs, unix sockets, free ports),
+//! archiving through the built `lifeboat` binary, logical and physical backups, point-in-time
+//! restores.
+//!
+//! PostgreSQL must be installed (Debian: `apt-get install postgresql`); a missing installation
+//! fails these tests, it never skips them. PostgreSQL refuses to run as root, so when the tests
+//! run as root every process (initdb, the servers, psql and lifeboat itself) runs as the
+//! `postgres` user (or `lifeboat-test`, created when neither exists).
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "pg-test-password";
+
+fn bindir() -> PathBuf {
+    if let Some(d) = std::env::var_os("LIFEBOAT_PG_BINDIR") {
+        return PathBuf::from(d);
+    }
+    if let Ok(out) = std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+    {
+        let d = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if d.join("initdb").exists() {
+            return d;
+        }
+    }
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_string_lossy().parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, p)| p).expect(
+        "PostgreSQL server programs (initdb, pg_ctl) not found: install PostgreSQL (apt-get install postgresql) or set LIFEBOAT_PG_BINDIR; these tests do not skip",
+    )
+}
+
+fn lookup_user(name: &str) -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() > 3 && f[0] == name {
+            Some((f[2].parse().ok()?, f[3].parse().ok()?))
+        } else {
+            None
+        }
+    })
+}
+
+/// The (uid, gid) to run as when we are root.
+fn run_as() -> Option<(u32, u32)> {
+    let euid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(1);
+    if euid != 0 {
+        return None;
+    }
+    if let Some(u) = lookup_user("postgres").or_else(|| lookup_user("lifeboat-test")) {
+        return Some(u);
+    }
+    let _ = std::process::Command::new("useradd")
+        .args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            "lifeboat-test",
+        ])
+        .status();
+    Some(lookup_user("lifeboat-test").expect("running as root and no unprivileged user to run PostgreSQL as (creating lifeboat-test failed)"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A test environment: a temp dir owned by the user the servers run as, and a repository.
+struct Env {
+    dir: tempfile::TempDir,
+    user: Option<(u32, u32)>,
+    bin: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::Builder::new()
+            .prefix("lbpg")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let user = run_as();
+        if let Some((u, g)) = user {
+            std::os::unix::fs::chown(dir.path(), Some(u), Some(g)).unwrap();
+        }
+        let env = Env {
+            dir,
+            user,
+            bin: bindir(),
+        };
+        env.lb().arg("init").assert().success();
+        env
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.path().join("repo")
+    }
+
+    /// A process running as the test user, with the repository environment.
+    fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut c = std::process::Command::new(program);
+        if let Some((u, g)) = self.user {
+            c.uid(u).gid(g);
+        }
+        let path = format!(
+            "{}:{}",
+            self.bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        c.current_dir(self.path())
+            .env("PATH", path)
+            .env("HOME", self.path())
+            .env("LIFEBOAT_REPOSITORY", self.repo())
+            .env("LIFEBOAT_PASSWORD", PASSWORD)
+            .env("LIFEBOAT_INSECURE_TEST_KDF", "1")
+            .env("LIFEBOAT_PG_BINDIR", &self.bin)
+            .env_remove("LIFEBOAT_KEY_CACHE")
+            .env_remove("PGDATABASE")
+            .env_remove("PGHOST")
+            .env_remove("PGPORT")
+            .env("LC_ALL", "C");
+        c
+    }
+
+    fn lb(&self) -> Command {
+        Command::from_std(self.cmd(env!("CARGO_BIN_EXE_lifeboat")))
+    }
+
+    fn lb_json(&self, args: &[&str]) -> Value {
+        let out = self.lb().args(args).arg("--json").output().unwrap();
+        assert!(
+            out.status.success(),
+            "lifeboat {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "bad JSON from {args:?}: {e}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    fn snapshots(&self) -> Vec<Value> {
+        self.lb_json(&["snapshots"]).as_array().unwrap().clone()
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> String {
+        let out = self
+            .cmd(self.bin.join(program))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// pg_dump's plain output without the per-run random `\restrict` keys: the schema exactly, the
+/// data as sorted lines (a restore may store rows in another physical order).
+fn stable_dump(env: &Env, dsn: &str) -> String {
+    let clean = |text: String| {
+        text.lines()
+            .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let schema = clean(env.run("pg_dump", &["-s", "-d", dsn]));
+    let mut data = clean(env.run("pg_dump", &["-a", "-d", dsn]));
+    data.sort();
+    format!("{}\n-- data --\n{}", schema.join("\n"), data.join("\n"))
+}
+
+fn assert_same_dump(a: &str, b: &str, what: &str) {
+    if a != b {
+        let line = a.lines().zip(b.lines()).position(|(x, y)| x != y);
+        let l = line.unwrap_or(0);
+        panic!(
+            "{what}: pg_dump output differs at line {l}: {:?} vs {:?}",
+            a.lines().nth(l),
+            b.lines().nth(l)
+        );
+    }
+}
+
+/// A running throwaway cluster.
+struct Cluster<'a> {
+    env: &'a Env,
+    data: PathBuf,
+    sock: PathBuf,
+    port: u16,
+}
+
+impl<'a> Cluster<'a> {
+    fn start(env: &'a Env, name: &str, archive: bool) -> Cluster<'a> {
+        let data = env.path().join(name);
+        let sock = env.path().join(format!("{name}-sock"));
+        let port = free_port();
+        env.run(
+            "initdb",
+            &[
+                "-N",
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-instructions",
+                "-D",
+                data.to_str().unwrap(),
+            ],
+        );
+        std::fs::create_dir_all(&sock).unwrap();
+        if let Some((u, g)) = env.user {
+            std::os::unix::fs::chown(&sock, Some(u), Some(g)).unwrap();
+        }
+        let mut conf = format!(
+            "\nlisten_addresses = ''\nunix_socket_directories = '{}'\nport = {port}\nfsync = off\nwal_level = replica\nmax_wal_senders = 4\nshared_buffers = 32MB\nlc_messages = 'C'\n",
+            sock.display()
+        );
+        if archive {
+            conf.push_str(&format!(
+                "archive_mode = on\narchive_command = '{} wal-push %p'\n",
+                env!("CARGO_BIN_EXE_lifeboat")
+            ));
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .unwrap();
+        std::io::Write::write_all(&mut f, conf.as_bytes()).unwrap();
+        let log = env.path().join(format!("{name}.log"));
+        env.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "start",
+            ],
+        );
+        Cluster {
+            env,
+            data,
+            sock,
+            port,
+        }
+    }
+
+    fn dsn(&self, db: &str) -> String {
+        format!(
+            "host={} port={} user=postgres dbname={db}",
+            self.sock.display(),
+            self.port
+        )
+    }
+
+    fn psql(&self, db: &str, sql: &str) -> String {
+        self.env
+            .run(
+                "psql",
+                &[
+                    "-X",
+                    "-q",
+                    "-A",
+                    "-t",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-d",
+                    &self.dsn(db),
+                    "-c",
+                    sql,
+                ],
+            )
+            .trim()
+            .to_string()
+    }
+
+    fn sysid(&self) -> String {
+        self.psql(
+            "postgres",
+            "SELECT system_identifier FROM pg_control_system()",
+        )
+    }
+
+    /// Closes the current WAL segment and waits until the archiver has stored it.
+    fn switch_and_wait(&self) {
+        let name = self.psql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
+        let t0 = Instant::now();
+        loop {
+            let last = self.psql(
+                "postgres",
+                "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver",
+            );
+            if last.as_str() >= name.as_str() {
+                return;
+            }
+            let failed = self.psql(
+                "postgres",
+                "SELECT coalesce(last_failed_wal, '') || ' ' || failed_count FROM pg_stat_archiver",
+            );
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "segment {name} not archived (last {last}, failed {failed})"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Cluster<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .env
+            .cmd(self.env.bin.join("pg_ctl"))
+            .args(["-D", self.data.to_str().unwrap(), "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn stop_dir(env: &Env, dir: &Path) {
+    let _ = env
+        .cmd(env.bin.join("pg_ctl"))
+        .args(["-D", dir.to_str().unwrap(), "-m", "fast", "-w", "stop"])
+        .stdout(Stdio::null())
+        .status();
+}
+
+/// Runs a physical restore with --start --keep-running, returns (report, query result).
+fn pitr(env: &Env, dir: &str, target: &[&str], sql: &str) -> (Value, String) {
+    let target_dir = env.path().join(dir);
+    let mut args = vec![
+        "restore",
+        "postgres",
+        "--physical",
+        "--target-dir",
+        target_dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(target);
+    args.extend_from_slice(&["--start", "--keep-running", "--start-timeout", "120"]);
+    let report = env.lb_json(&args);
+    let dsn = report["started"]["dsn"].as_str().unwrap().to_string() + " user=postgres";
+    let out = env.run("psql", &["-X", "-A", "-t", "-d", &dsn, "-c", sql]);
+    stop_dir(env, &target_dir);
+    (report, out.trim().to_string())
+}
+
+#[test]
+fn logical_round_trip_selective_restore_and_failures() {
+    let env = Env::new();
+    let pg = Cluster::start(&env, "logical", false);
+    pg.psql("postgres", "CREATE DATABASE shop");
+    pg.psql("postgres", "CREATE ROLE clerk LOGIN");
+    pg.psql(
+        "shop",
+        "CREATE TABLE customers (id int PRIMARY KEY, name text);
+         CREATE TABLE orders (id serial PRIMARY KEY, customer int REFERENCES customers, amount numeric, note text);
+         CREATE SCHEMA audit; CREATE TABLE audit.log (at timestamptz DEFAULT now(), what text);
+         INSERT INTO customers SELECT g, 'customer ' || g FROM generate_series(1, 500) g;
+         INSERT INTO orders (customer, amount, note) SELECT 1 + g % 500, g * 1.5, repeat('x', g % 50) FROM generate_series(1, 20000) g;
+         INSERT INTO audit.log (what) VALUES ('created');
+         CREATE INDEX ON orders (customer);",
+    );
+    let before = stable_dump(&env, &pg.dsn("shop"));
+    assert!(before.contains("COPY public.orders"));
+
+    // One database.
+    let out = env.lb_json(&["backup", "postgres", "--dsn", &pg.dsn("shop")]);
+    let snap = out[0]["snapshot_id"].as_str().unwrap().to_string();
+    let meta = &out[0]["postgres"];
+    assert_eq!(meta["database"], "shop");
+    assert_eq!(meta["format"], "custom");
+    assert!(meta["server_version"]
+        .as_str()
+        .unwrap()
+        .starts_with(char::is_numeric));
+    let listed = env.snapshots();
+    let s = listed
+        .iter()
+        .find(|s| s["id"] == snap.as_str())
+        .expect("snapshot listed");
+    assert_eq!(s["source"], "postgres-logical", "{s}");
+
+    // --all: globals plus one snapshot per database.
+    let all = env.lb_json(&["backup", "postgres", "--dsn", &pg.dsn("postgres"), "--all"]);
+    let dbs: Vec<Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["postgres"]["database"].clone())
+        .collect();
+    assert_eq!(dbs, vec![Value::Null, "postgres".into(), "shop".into()]);
+    let globals = all[0]["snapshot_id"].as_str().unwrap();
+    let dumped = env.lb().args(["dump", globals]).output().unwrap();
+    assert!(String::from_utf8_lossy(&dumped.stdout).contains("CREATE ROLE clerk"));
+
+    // Full restore with --create after the database is gone: identical pg_dump output.
+    pg.psql("postgres", "DROP DATABASE shop");
+    env.lb()
+        .args([
+            "restore",
+            "postgres",
+            &snap,
+            "--dsn",
+            &pg.dsn("postgres"),
+            "--create",
+        ])
+        .assert()
+        .success();
+    assert_same_dump(
+        &stable_dump(&env, &pg.dsn("shop")),
+        &before,
+        "restore --create",
+    );
+
+    // Parallel restore into a scratch database (goes through a temporary file).
+    env.lb()
+        .args([
+            "restore",
+            "postgres",
+            &snap,
+            "--dsn",
+            &pg.dsn("postgres"),
+            "--into-database",
+            "shop_copy",
+            "--jobs",
+            "2",
+        ])
+        .assert()
+        .success();
+    assert_same_dump(
+        &stable_dump(&env, &pg.dsn("shop_copy")),
+        &before,
+        "restore --jobs 2",
+    );
+
+    // Someone deletes rows by mistake; pull the table back into a scratch database.
+    pg.psql("shop", "DELETE FROM orders WHERE customer < 100");
+    env.lb()
+        .args([
+            "restore",
+            "postgres",
+            &snap,
+            "--dsn",
+            &pg.dsn("postgres"),
+            "--into-database",
+            "rescue",
+            "--table",
+            "orders",
+        ])
+        .assert()
+        .success();
+    assert_eq!(pg.psql("rescue", "SELECT count(*) FROM orders"), "20000");
+    assert_eq!(
+        pg.psql("rescue", "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"),
+        "1",
+        "only the selected table is restored"
+    );
+    // ... and copy the lost rows back.
+    let lost = pg.psql("rescue", "SELECT count(*) FROM orders WHERE customer < 100");
+    assert!(lost.parse::<u32>().unwrap() > 0);
+    // Selective restore by schema.
+    env.lb()
+        .args([
+            "restore",
+            "postgres",
+            &snap,
+            "--dsn",
+            &pg.dsn("postgres"),
+            "--into-database",
+            "audit_only",
+            "--schema",
+            "audit",
+        ])
+        .assert()
+        .success();
+    assert_eq!(
+        pg.psql("audit_only", "SELECT what FROM audit.log"),
+        "created"
+    );
+
+    // A failing pg_dump records nothing and reports pg_dump's error.
+    let n = env.snapshots().len();
+    let out = env
+        .lb()
+        .args([
+            "backup",
+            "postgres",
+            "--dsn",
+            &pg.dsn("postgres"),
+            "--database",
+            "nope",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pg_dump") && err.contains("nope") && err.contains("no snapshot was written"),
+        "{err}"
+    );
+    assert_eq!(env.snapshots().len(), n);
+
+    // A physical backup of a server that does not archive is refused up front.
+    let out = env
+        .lb()
+        .args([
+            "backup",
+            "postgres",
+            "--physical",
+            "--dsn",
+            &pg.dsn("postgres"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("archive_mode is off"));
+    assert_eq!(env.snapshots().len(), n);
+
+    // Restore verifies the stream.
+    env.lb().args(["check", "--read-data"]).assert().success();
+}
+
+#[test]
+fn physical_backup_and_point_in_time_restores() {
+    let env = Env::new();
+    let pg = Cluster::start(&env, "prod", true);
+    pg.psql("postgres", "CREATE TABLE t (id int PRIMARY KEY, payload text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 100) g");
+    let b = env.lb_json(&[
+        "backup",
+        "postgres",
+        "--physical",
+        "--dsn",
+        &pg.dsn("postgres"),
+    ]);
+    let meta = &b["postgres"];
+    assert_eq!(meta["system_identifier"], pg.sysid().as_str());
+    assert_eq!(meta["timeline"], 1);
+    assert!(meta["stop_lsn"].as_str().unwrap().contains('/'));
+    assert!(meta["wal_start_segment"]
+        .as_str()
+        .unwrap()
+        .starts_with("00000001"));
+
+    // Four transactions after the backup; targets between them.
+    pg.psql(
+        "postgres",
+        "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(101, 200) g",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let t = pg.psql("postgres", "SELECT clock_timestamp()");
+    std::thread::sleep(Duration::from_millis(300));
+    pg.psql(
+        "postgres",
+        "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(201, 300) g",
+    );
+    pg.psql("postgres", "SELECT pg_create_restore_point('before_400')");
+    pg.psql(
+        "postgres",
+        "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(301, 400) g",
+    );
+    let lsn = pg.psql("postgres", "SELECT pg_current_wal_lsn()");
+    pg.psql(
+        "postgres",
+        "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(401, 500) g",
+    );
+    pg.switch_and_wait();
+    let full = pg.psql(
+        "postgres",
+        "SELECT count(*), md5(string_agg(payload, ',' ORDER BY id)) FROM t",
+    );
+
+    let (r, rows) = pitr(
+        &env,
+        "r_time",
+        &["--to-time", &t],
+        "SELECT count(*), max(id) FROM t",
+    );
+    assert_eq!(rows, "200|200", "exactly the rows committed before {t}");
+    assert_eq!(r["snapshot_id"], b["snapshot_id"]);
+    let rec = &r["started"]["recovery"];
+    assert!(
+        rec["stop_message"]
+            .as_str()
+            .unwrap()
+            .contains("recovery stopping before commit"),
+        "{rec}"
+    );
+    assert!(
+        rec["lsn"].as_str().is_some() && rec["timeline"] == 2,
+        "{rec}"
+    );
+    assert!(r["duration_seconds"].as_f64().unwrap() > 0.0);
+
+    let (_, rows) = pitr(
+        &env,
+        "r_name",
+        &["--to-name", "before_400"],
+        "SELECT count(*) FROM t",
+    );
+    assert_eq!(rows, "300");
+    let (_, rows) = pitr(&env, "r_lsn", &["--to-lsn", &lsn], "SELECT count(*) FROM t");
+    assert_eq!(rows, "400");
+    let (_, rows) = pitr(
+        &env,
+        "r_latest",
+        &["--latest"],
+        "SELECT count(*), md5(string_agg(payload, ',' ORDER BY id)) FROM t",
+    );
+    assert_eq!(rows, full, "a full restore has all the data");
+
+    // Targets outside the archive are refused before anything is written.
+    for (target, why) in [
+        (
+            vec!["--to-time", "2000-01-01T00:00:00Z"],
+            "before the end of the oldest base backup",
+        ),
+        (
+            vec!["--to-time", "2999-01-01T00:00:00Z"],
+            "after the newest archived WAL",
+        ),
+        (vec!["--to-lsn", "FF/0"], "after the newest archived WAL"),
+    ] {
+        let dir = env.path().join("refused");
+        let out = env
+            .lb()
+            .args([
+                "restore",
+                "postgres",
+                "--physical",
+                "--target-dir",
+                dir.to_str().unwrap(),
+            ])
+            .args(&target)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{target:?}: {err}");
+        assert!(!dir.exists(), "nothing written for {target:?}");
+    }
+
+    // A restore without --start leaves a directory ready for pg_ctl with the settings written.
+    let dir = env.path().join("manual");
+    env.lb()
+        .args([
+            "restore",
+            "postgres",
+            "--physical",
+            "--target-dir",
+            dir.to_str().unwrap(),
+            "--to-lsn",
+            &lsn,
+        ])
+        .assert()
+        .success();
+    assert!(dir.join("recovery.signal").exists());
+    let auto = std::fs::read_to_string(dir.join("postgresql.auto.conf")).unwrap();
+    assert!(
+        auto.contains("wal-fetch %f %p")
+            && auto.contains(&format!("recovery_target_lsn = '{lsn}'")),
+        "{auto}"
+    );
+    // A non-empty target is refused.
+    let out = env
+        .lb()
+        .args([
+            "restore",
+            "postgres",
+            "--physical",
+            "--target-dir",
+            dir.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+}
+
+#[test]
+fn wal_push_idempotency_conflicts_and_foreign_systems() {
+    let env = Env::new();
+    let pg = Cluster::start(&env, "a", true);
+    pg.psql(
+        "postgres",
+        "CREATE TABLE x AS SELECT g FROM generate_series(1, 1000) g",
+    );
+    pg.switch_and_wait();
+    let name = pg.psql("postgres", "SELECT last_archived_wal FROM pg_stat_archiver");
+    let sysid = pg.sysid();
+
+    // Fetch it back, then push the same bytes again: accepted.
+    let copy = env.path().join("copy").join(&name);
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    if let Some((u, g)) = env.user {
+        std::os::unix::fs::chown(copy.parent().unwrap(), Some(u), Some(g)).unwrap();
+    }
+    env.lb()
+        .args([
+            "wal-fetch",
+            "--system-id",
+            &sysid,
+            &name,
+            copy.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let original = std::fs::read(&copy).unwrap();
+    assert_eq!(original.len(), 16 << 20);
+    let out = env.lb_json(&["wal-push", copy.to_str().unwrap()]);
+    assert_eq!(out["pushed"]["stored"], false, "{out}");
+
+    // Different content under the same name: refused loudly, archive unchanged.
+    let mut changed = original.clone();
+    changed[100_000] ^= 0xff;
+    std::fs::write(&copy, &changed).unwrap();
+    let out = env
+        .lb()
+        .args(["wal-push", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already holds a different"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = env.path().join("copy").join("again");
+    env.lb()
+        .args([
+            "wal-fetch",
+            "--system-id",
+            &sysid,
+            &name,
+            again.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&again).unwrap(), original);
+
+    // A segment of another cluster: refused for this cluster name, and by --system-id.
+    let other = Cluster::start(&env, "b", false);
+    other.psql("postgres", "SELECT 1");
+    let mut seg: Vec<PathBuf> = std::fs::read_dir(other.data.join("pg_wal"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().len() == 24)
+        .collect();
+    seg.sort();
+    let foreign = &seg[0];
+    let out = env
+        .lb()
+        .args(["wal-push", foreign.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("belongs to database system") && err.contains(&sysid),
+        "{err}"
+    );
+    let out = env
+        .lb()
+        .args([
+            "wal-push",
+            "--cluster",
+            "other",
+            "--system-id",
+            &sysid,
+            foreign.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    // Under its own cluster name it is accepted.
+    env.lb()
+        .args(["wal-push", "--cluster", "other", foreign.to_str().unwrap()])
+        .assert()
+        .success();
+
+    // A renamed segment is refused (its header names another position).
+    let renamed = env.path().join("copy").join("000000010000000000000042");
+    std::fs::write(&renamed, &original).unwrap();
+    let out = env
+        .lb()
+        .args(["wal-push", renamed.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
+    // History files are archived and fetched too.
+    let hist = env.path().join("copy").join("00000002.history");
+    std::fs::write(
+        &hist,
+        format!("1\t0/{:X}\tno recovery target specified\n", 0x5000000),
+    )
+    .unwrap();
+    env.lb()
+        .args(["wal-push", hist.to_str().unwrap()])
+        .assert()
+        .success();
+    let back = env.path().join("copy").join("hist-back");
+    env.lb()
+        .args([
+            "wal-fetch",
+            "--system-id",
+            &sysid,
+            "00000002.history",
+            back.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&hist).unwrap());
+
+    // A missing file: exit 1, quietly (PostgreSQL probes for files that do not exist).
+    let out = env
+        .lb()
+        .args([
+            "wal-fetch",
+            "--system-id",
+            &sysid,
+            "00000009.history",
+            back.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The key cache: the second call uses it, and a wrong password does not.
+    let cache = env.path().join("keycache");
+    let out = env
+        .lb()
+        .args(["wal-push", "--key-cache", cache.to_str().unwrap(), "--json"])
+        .arg(&hist)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["key_source"], "Password");
+    let v = env.lb_json(&[
+        "wal-push",
+        "--key-cache",
+        cache.to_str().unwrap(),
+        hist.to_str().unwrap(),
+    ]);
+    assert_eq!(v["key_source"], "Cache");
+    let mode = std::fs::metadata(
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .flatten()
+            .next()
+            .unwrap()
+            .path(),
+    )
+    .unwrap()
+    .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    env.lb()
+        .env("LIFEBOAT_PASSWORD", "wrong")
+        .args([
+            "wal-push",
+            "--key-cache",
+            cache.to_str().unwrap(),
+            hist.to_str().unwrap(),
+        ])
+        .assert()
+        .failure();
+}
+
+#[test]
+fn continuity_gaps_expiry_and_dedup_of_base_backups() {
+    let env = Env::new();
+    let pg = Cluster::start(&env, "db", true);
+    // ~40 MB of table data.
+    pg.psql("postgres", "CREATE TABLE big AS SELECT g AS id, md5(g::text) || repeat('y', 300) AS v FROM generate_series(1, 120000) g");
+    pg.psql("postgres", "CHECKPOINT");
+    let b1 = env.lb_json(&[
+        "backup",
+        "postgres",
+        "--physical",
+        "--dsn",
+        &pg.dsn("postgres"),
+    ]);
+    for i in 0..3 {
+        pg.psql(
+            "postgres",
+            &format!("INSERT INTO big VALUES ({}, 'more')", 1_000_000 + i),
+        );
+        pg.switch_and_wait();
+    }
+    // A second base backup of the (nearly) unchanged cluster adds little.
+    let b2 = env.lb_json(&[
+        "backup",
+        "postgres",
+        "--physical",
+        "--dsn",
+        &pg.dsn("postgres"),
+    ]);
+    let first = b1["summary"]["bytes_added"].as_u64().unwrap();
+    let second = b2["summary"]["bytes_added"].as_u64().unwrap();
+    let total = b2["summary"]["total_bytes"].as_u64().unwrap();
+    eprintln!("base backup of {total} bytes: first added {first}, second added {second}");
+    assert!(
+        second * 20 < total,
+        "second base backup added {second} of {total} bytes"
+    );
+    for i in 0..2 {
+        pg.psql(
+            "postgres",
+            &format!("INSERT INTO big VALUES ({}, 'after')", 2_000_000 + i),
+        );
+        pg.switch_and_wait();
+    }
+    let v = env.lb_json(&["wal", "verify"]);
+    assert_eq!(v["ok"], true, "{v}");
+    let show = env.lb_json(&["wal", "show"]);
+    let c = &show["clusters"][0];
+    assert_eq!(c["newest_segment"], v["newest_segment"]);
+    assert!(c["newest_age_seconds"].as_f64().unwrap() < 120.0, "{c}");
+
+    // Forget the first base backup and prune: WAL before the second one's start expires, the
+    // WAL the second one needs stays (a restore from it still works).
+    let sysid = pg.sysid();
+    let wal_dir = env.repo().join("wal").join(&sysid).join("00000001");
+    let count = || std::fs::read_dir(&wal_dir).unwrap().count();
+    let before = count();
+    let b1_id = b1["snapshot_id"].as_str().unwrap();
+    let start1 = b1["postgres"]["wal_start_segment"].as_str().unwrap();
+    let dry = env.lb_json(&["wal", "expire", "--dry-run"]);
+    for n in dry["clusters"][0]["deleted"].as_array().unwrap() {
+        assert!(
+            n.as_str().unwrap() < start1,
+            "{n} is needed by the first backup"
+        );
+    }
+    assert_eq!(count(), before, "a dry run deletes nothing");
+    env.lb().args(["forget", b1_id]).assert().success();
+    env.lb().args(["prune"]).assert().success();
+    let start2 = b2["postgres"]["wal_start_segment"].as_str().unwrap();
+    let after = count();
+    assert!(after < before, "old WAL expired ({before} -> {after})");
+    for e in std::fs::read_dir(&wal_dir).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        assert!(
+            n.as_str() >= start2,
+            "{n} is older than the kept backup's start {start2}"
+        );
+    }
+    assert!(wal_dir.join(start2).exists());
+    let (_, rows) = pitr(
+        &env,
+        "after_expiry",
+        &["--latest"],
+        "SELECT count(*) FROM big",
+    );
+    assert_eq!(rows, "120005");
+
+    // Delete an archived segment after the kept backup: verify reports the gap.
+    let newest = v["newest_segment"].as_str().unwrap();
+    let victim = {
+        let mut names: Vec<String> = std::fs::read_dir(&wal_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.len() == 24 && n.as_str() > start2 && n.as_str() < newest)
+            .collect();
+        names.sort();
+        names
+            .pop()
+            .expect("a segment between the backup and the newest one")
+    };
+    std::fs::remove_file(wal_dir.join(&victim)).unwrap();
+    let out = env.lb().args(["wal", "verify", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["gaps"][0]["from"], victim.as_str(), "{v}");
+    assert_eq!(v["gaps"][0]["missing"], 1);
+}
