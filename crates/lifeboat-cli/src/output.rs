@@ -299,6 +299,16 @@ pub fn prune_report(r: &PruneReport, json_out: bool) {
         r.blobs_used,
         human_bytes(r.bytes_freed)
     );
+    if !r.retained.is_empty() {
+        let last = r.retained.iter().map(|o| o.until.as_str()).max().unwrap_or("");
+        println!(
+            "{} objects are under object-lock retention and were kept (still indexed); a prune after {last} removes them:",
+            r.retained.len()
+        );
+        for o in &r.retained {
+            println!("  {} deletable after {}", o.object, o.until);
+        }
+    }
 }
 
 /// Stats for people.
