@@ -25,6 +25,8 @@ VERIFY=${BENCH_VERIFY:-1}
 STRICT=${BENCH_STRICT:-0}
 RESULTS_MD=${BENCH_RESULTS_MD:-$BENCH_DIR/results-latest.md}
 BORG_COMPRESSION=${BENCH_BORG_COMPRESSION:-zstd,3}
+S3_MODE=${BENCH_S3:-0}              # 0: local repositories only; 1: also the S3 phase; only: S3 phase only
+S3_PREFIX=${BENCH_S3_PREFIX:-repo}  # object prefix inside each bucket
 
 export LIFEBOAT_PASSWORD=${LIFEBOAT_PASSWORD:-bench-password}
 export RESTIC_PASSWORD=${RESTIC_PASSWORD:-bench-password}
@@ -43,6 +45,7 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 case $DUMP_MB in ''|*[!0-9.]*) die "BENCH_DUMP_MB must be a number (MB), got '$DUMP_MB'";; esac
 case $DAY2_UPDATES in ''|*[!0-9]*) die "BENCH_DAY2_UPDATES must be an integer, got '$DAY2_UPDATES'";; esac
 case $TREE_FILES in ''|*[!0-9]*) die "BENCH_TREE_FILES must be an integer, got '$TREE_FILES'";; esac
+case $S3_MODE in 0|1|only) ;; *) die "BENCH_S3 must be 0, 1 or only, got '$S3_MODE'";; esac
 
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
@@ -68,6 +71,11 @@ install_peers() {
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     command -v tar >/dev/null 2>&1 || missing+=(tar)
     command -v diff >/dev/null 2>&1 || missing+=(diffutils)
+    if [ "$S3_MODE" != 0 ] && ! command -v moto_server >/dev/null 2>&1 && [ -z "${LIFEBOAT_MOTO_SERVER:-}" ]; then
+        [ "$SKIP_INSTALL" = 1 ] && die "moto_server (PyPI moto[server]) missing and BENCH_SKIP_INSTALL=1"
+        log "installing moto_server: bash scripts/install-s3-test-deps.sh"
+        bash "$ROOT/scripts/install-s3-test-deps.sh" >&2 || die "could not install moto_server"
+    fi
     [ ${#missing[@]} -eq 0 ] && return 0
     [ "$SKIP_INSTALL" = 1 ] && die "missing ${missing[*]} and BENCH_SKIP_INSTALL=1"
     log "installing from Debian: ${missing[*]}"
@@ -362,19 +370,173 @@ bench_tool() {
     put peak_rss_kb "$tool" "$PEAK_RSS_KB"
 }
 
+# ---------------------------------------------------------------- S3 phase (BENCH_S3=1|only)
+# A local moto_server (S3 imitation, PyPI moto[server]) on 127.0.0.1 and a free port, one bucket
+# per tool and data set. lifeboat and restic back up and restore the same dump and tree as above.
+MOTO_BIN=${LIFEBOAT_MOTO_SERVER:-moto_server}
+S3_PID=""
+S3_PORT=""
+stop_s3() {
+    if [ -n "$S3_PID" ]; then
+        kill "$S3_PID" 2>/dev/null || true
+        wait "$S3_PID" 2>/dev/null || true
+        S3_PID=""
+    fi
+}
+trap stop_s3 EXIT
+trap 'exit 130' INT TERM   # so the EXIT trap stops the server on Ctrl-C / kill too
+start_s3() {
+    S3_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$MOTO_BIN" -H 127.0.0.1 -p "$S3_PORT" >"$LOGS/moto-server.log" 2>&1 &
+    S3_PID=$!
+    local i
+    for i in $(seq 1 300); do
+        if curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/"; then
+            log "moto_server (pid $S3_PID) listening on 127.0.0.1:$S3_PORT"
+            return 0
+        fi
+        kill -0 "$S3_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    tail -n 20 "$LOGS/moto-server.log" >&2 || true
+    die "moto_server did not start (see $LOGS/moto-server.log)"
+}
+s3_url() { printf 'http://127.0.0.1:%s' "$S3_PORT"; }
+# Creating a bucket: moto accepts an unsigned PUT /BUCKET.
+s3_create_bucket() {
+    curl -sf -X PUT -o /dev/null "$(s3_url)/$1" || die "could not create bucket $1 on $(s3_url)"
+}
+# Total size of the objects in a bucket (the S3 analogue of `du -sb`).
+s3_bytes() {
+    python3 - "$(s3_url)" "$1" <<'PY'
+import sys, boto3
+c = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 aws_access_key_id="testing", aws_secret_access_key="testing")
+total = 0
+for page in c.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[2]):
+    total += sum(o["Size"] for o in page.get("Contents", []))
+print(total)
+PY
+}
+
+bench_s3_tool() {
+    local tool=$1 bucket repo target restored r
+    tool_env "$tool-s3"
+    log "==================== $tool on S3 ($(s3_url))"
+    # --- SQL dump: backup from stdin, repository size, restore of the file
+    bucket=$tool-dump
+    s3_create_bucket "$bucket"
+    repo=s3:$(s3_url)/$bucket/$S3_PREFIX
+    tool_cmd "$tool" init "$repo"
+    if ! run_timed "$tool-s3-dump-init" "${CMD[@]}" </dev/null; then put s3_dump_backup_s "$tool" ERR; return 0; fi
+    tool_cmd "$tool" stdin "$repo" dump1
+    if run_timed "$tool-s3-dump-backup" "${CMD[@]}" <"$DAY1"; then
+        put s3_dump_backup_s "$tool" "$LAST_S"
+        put s3_dump_backup_rss_kb "$tool" "$LAST_RSS_KB"
+        put s3_dump_repo_bytes "$tool" "$(s3_bytes "$bucket")"
+        target=$RESTORE/$tool-s3-dump
+        rm -rf "$target"; mkdir -p "$target"
+        tool_cmd "$tool" restore "$repo" "$target"
+        if run_timed "$tool-s3-dump-restore" "${CMD[@]}" </dev/null; then
+            put s3_dump_restore_s "$tool" "$LAST_S"
+            put s3_dump_restore_rss_kb "$tool" "$LAST_RSS_KB"
+            restored=$(find "$target" -name dump.sql -type f | head -n 1)
+            if [ -n "$restored" ] && cmp -s "$DAY1" "$restored"; then
+                put s3_dump_restore_verified "$tool" ok
+            else
+                log "S3 dump restore of $tool differs from the dump (or no dump.sql under $target)"
+                put s3_dump_restore_verified "$tool" MISMATCH
+                ERRORS=$((ERRORS + 1))
+            fi
+        else
+            put s3_dump_restore_s "$tool" ERR
+        fi
+        rm -rf "$target"
+    else
+        put s3_dump_backup_s "$tool" ERR
+    fi
+
+    # --- file tree: backup, unchanged re-backup, restore
+    bucket=$tool-tree
+    s3_create_bucket "$bucket"
+    repo=s3:$(s3_url)/$bucket/$S3_PREFIX
+    tool_cmd "$tool" init "$repo"
+    if ! run_timed "$tool-s3-tree-init" "${CMD[@]}" </dev/null; then put s3_tree_backup_s "$tool" ERR; return 0; fi
+    tool_cmd "$tool" backup "$repo" "$TREE"
+    if ! run_timed "$tool-s3-tree-backup1" "${CMD[@]}" </dev/null; then
+        put s3_tree_backup_s "$tool" ERR
+        return 0
+    fi
+    put s3_tree_backup_s "$tool" "$LAST_S"
+    put s3_tree_backup_rss_kb "$tool" "$LAST_RSS_KB"
+    put s3_tree_repo_bytes "$tool" "$(s3_bytes "$bucket")"
+    tool_cmd "$tool" backup "$repo" "$TREE"
+    if run_timed "$tool-s3-tree-backup2" "${CMD[@]}" </dev/null; then
+        put s3_tree_rebackup_s "$tool" "$LAST_S"
+    else
+        put s3_tree_rebackup_s "$tool" ERR
+    fi
+    target=$RESTORE/$tool-s3-tree
+    rm -rf "$target"; mkdir -p "$target"
+    tool_cmd "$tool" restore "$repo" "$target"
+    run_timed "$tool-s3-tree-restore" "${CMD[@]}" </dev/null && r=0 || r=$?
+    if [ "$r" -eq 0 ]; then
+        put s3_tree_restore_s "$tool" "$LAST_S"
+        put s3_tree_restore_rss_kb "$tool" "$LAST_RSS_KB"
+        if [ "$VERIFY" = 1 ]; then
+            restored=$(find_restored "$target")
+            if diff -rq --no-dereference "$TREE" "$restored" >"$LOGS/$tool-s3-tree-verify.log" 2>&1; then
+                put s3_tree_restore_verified "$tool" ok
+            else
+                log "S3 restore of $tool differs from the source tree: $(wc -l <"$LOGS/$tool-s3-tree-verify.log") differences (see $LOGS/$tool-s3-tree-verify.log)"
+                put s3_tree_restore_verified "$tool" MISMATCH
+                ERRORS=$((ERRORS + 1))
+            fi
+        fi
+    else
+        put s3_tree_restore_s "$tool" ERR
+    fi
+    rm -rf "$target"
+}
+
+run_s3_phase() {
+    local tool s3_tools=""
+    for tool in $TOOLS; do
+        case $tool in lifeboat|restic) s3_tools="$s3_tools $tool" ;; esac   # borg has no S3 backend
+    done
+    if [ -z "$s3_tools" ]; then
+        log "S3 phase: none of BENCH_TOOLS ($TOOLS) has an S3 backend; skipping"
+        return 0
+    fi
+    export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+    unset AWS_SESSION_TOKEN AWS_PROFILE LIFEBOAT_S3_ENDPOINT
+    start_s3
+    put s3_server meta "moto_server $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?') on 127.0.0.1:$S3_PORT"
+    put s3_tools meta "${s3_tools# }"
+    for tool in $s3_tools; do bench_s3_tool "$tool"; done
+    stop_s3
+}
+
 # ---------------------------------------------------------------- 3. runs
 put loadavg meta "$(cut -d' ' -f1-3 /proc/loadavg)"
-log "==================== zstd -3 -T0 reference"
-# shellcheck disable=SC2016
-if run_timed zstd-day1 sh -c 'exec zstd -3 -T0 -q -c "$1" >/dev/null' sh "$DAY1" </dev/null; then
-    put dump_backup_s zstd "$LAST_S"
-    put dump_backup_rss_kb zstd "$LAST_RSS_KB"
-    put zstd_bytes zstd "$(zstd -3 -T0 -q -c "$DAY1" | wc -c)"
-fi
-
 for tool in $TOOLS; do
-    case $tool in lifeboat|restic|borg) bench_tool "$tool" ;; *) die "unknown tool '$tool' in BENCH_TOOLS" ;; esac
+    case $tool in lifeboat|restic|borg) ;; *) die "unknown tool '$tool' in BENCH_TOOLS" ;; esac
 done
+put s3_mode meta "$S3_MODE"
+if [ "$S3_MODE" != only ]; then
+    log "==================== zstd -3 -T0 reference"
+    # shellcheck disable=SC2016
+    if run_timed zstd-day1 sh -c 'exec zstd -3 -T0 -q -c "$1" >/dev/null' sh "$DAY1" </dev/null; then
+        put dump_backup_s zstd "$LAST_S"
+        put dump_backup_rss_kb zstd "$LAST_RSS_KB"
+        put zstd_bytes zstd "$(zstd -3 -T0 -q -c "$DAY1" | wc -c)"
+    fi
+
+    for tool in $TOOLS; do bench_tool "$tool"; done
+fi
+if [ "$S3_MODE" != 0 ]; then
+    run_s3_phase
+fi
 
 # ---------------------------------------------------------------- 4. report
 python3 "$BENCH_DIR/report.py" "$RESULTS" "$RESULTS_MD" && rep=0 || rep=$?
