@@ -14,7 +14,7 @@ TOOLS = ["lifeboat", "pgbackrest"]
 
 ROWS = [
     ("full1_s", "Full backup #1, wall time", "s"),
-    ("full1_mbps", "Full backup #1, throughput (data directory MB / s)", "MB/s"),
+    ("full1_mbps", "Full backup #1, throughput (database MB / s)", "MB/s"),
     ("full1_rss_kb", "Full backup #1, peak RSS", "rss"),
     ("repo_full1_bytes", "Repository size after full #1 (incl. its WAL)", "bytes"),
     ("full2_s", "Full backup #2 (unchanged cluster), wall time", "s"),
@@ -54,15 +54,15 @@ def f2(v, kind):
 def main():
     res, meta = load(sys.argv[1])
     out_md = sys.argv[2]
-    datadir = num(meta.get("datadir_bytes"))
+    dbbytes = num(meta.get("cluster_bytes"))
 
     def g(metric, tool):
         return res.get((metric, tool))
 
     for t in TOOLS:
         s = num(g("full1_s", t))
-        if s and datadir:
-            res[("full1_mbps", t)] = "%.3f" % (datadir / 1e6 / s)
+        if s and dbbytes:
+            res[("full1_mbps", t)] = "%.3f" % (dbbytes / 1e6 / s)
         a, b = num(g("full2_added_bytes", t)), num(g("repo_full1_bytes", t))
         if a is not None and b:
             res[("full2_added_pct", t)] = "%.4f" % (100.0 * a / b)
@@ -76,7 +76,7 @@ def main():
         w("Load average when the runs started: %s (other work on the machine skews the timings)." % meta["loadavg"])
     w("")
     w("- Cluster: %s; `pgbench -i -s %s` plus an `events` table of ~%s MB (JSON payloads); "
-      "%s in databases, %s data directory." % (
+      "%s in databases (`pg_database_size`), %s data directory including pg_wal." % (
           meta.get("pg_version", "PostgreSQL ?"), meta.get("scale", "?"), meta.get("extra_mb", "?"),
           fmt(meta.get("cluster_bytes"), "bytes"), fmt(meta.get("datadir_bytes"), "bytes")))
     if meta.get("cluster_generation_s"):
