@@ -842,6 +842,9 @@ pub struct ClusterExpiry {
 
 /// Deletes WAL that no remaining physical base backup needs (every cluster, or one).
 pub fn expire(repo: &Repository, cluster: Option<&str>, dry_run: bool) -> Result<ExpireReport> {
+    if !dry_run {
+        repo.require_writable("wal expire")?;
+    }
     let archive = WalArchive::from_repo(repo);
     let mut out = ExpireReport {
         clusters: Vec::new(),

@@ -847,6 +847,21 @@ fn wal_push_idempotency_conflicts_and_foreign_systems() {
         .success();
     assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&hist).unwrap());
 
+    // A frozen (read-only) repository refuses WAL until it is thawed.
+    env.lb().args(["mode", "read-only"]).assert().success();
+    let out = env
+        .lb()
+        .args(["wal-push", hist.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
+    env.lb().args(["mode", "normal"]).assert().success();
+    env.lb()
+        .args(["wal-push", hist.to_str().unwrap()])
+        .assert()
+        .success();
+
     // A missing file: exit 1, quietly (PostgreSQL probes for files that do not exist).
     let out = env
         .lb()

@@ -61,6 +61,7 @@ pub fn store_stream<R: Read>(
         )));
     }
     let started = Instant::now();
+    repo.require_writable("backup")?;
     let _lock = lifeboat_core::lock::acquire(repo, false, "backup", lock_wait())?;
     let index = repo.load_index()?;
     let saver = BlobSaver::new(repo, &index, progress);

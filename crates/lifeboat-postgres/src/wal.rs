@@ -418,6 +418,49 @@ impl WalArchive {
         }
     }
 
+    /// Refuses writes while the repository is in read-only mode (see `lifeboat_core::mode`);
+    /// reads the newest mode record with the cached keys, without opening the repository.
+    pub fn require_writable(&self, operation: &str) -> Result<()> {
+        use lifeboat_core::mode::{Mode, ModeRecord, MODE_CONTEXT, MODE_PREFIX};
+        let newest = self
+            .storage
+            .list(MODE_PREFIX)?
+            .into_iter()
+            .filter_map(|o| {
+                let n = o.key.strip_prefix(MODE_PREFIX)?;
+                (n.len() == 20)
+                    .then(|| n.parse::<u64>().ok())
+                    .flatten()
+                    .map(|s| (s, o.key))
+            })
+            .max();
+        let Some((seq, key)) = newest else {
+            return Ok(());
+        };
+        let refused = |detail: String| {
+            PgError::Core(lifeboat_core::Error::Invalid(format!(
+                "cannot tell the repository mode ({detail}); {operation} is refused until the mode record is readable"
+            )))
+        };
+        let bytes = self
+            .storage
+            .read(&key)
+            .map_err(|e| refused(e.to_string()))?;
+        let rec: ModeRecord =
+            lifeboat_core::util::open_json(&self.keys.meta_key, MODE_CONTEXT, &bytes, &key)
+                .map_err(|e| refused(e.to_string()))?;
+        if rec.seq != seq {
+            return Err(refused(format!("{key} says it is record {}", rec.seq)));
+        }
+        match rec.mode {
+            Mode::Normal => Ok(()),
+            Mode::ReadOnly => Err(PgError::Core(lifeboat_core::Error::ReadOnly {
+                mode: rec.mode.name().into(),
+                operation: operation.into(),
+            })),
+        }
+    }
+
     /// Archives the WAL file at `path` (as handed over by `archive_command`'s `%p`).
     /// Returns only after the object is durably stored (or an identical copy was found).
     pub fn push(&self, path: &Path, opts: &PushOptions) -> Result<PushOutcome> {
@@ -427,6 +470,7 @@ impl WalArchive {
             .and_then(|n| n.to_str())
             .ok_or_else(|| PgError::Invalid(format!("{} is not a WAL file path", path.display())))?
             .to_string();
+        self.require_writable("wal-push")?;
         let data = std::fs::read(path).map_err(|e| PgError::io("reading WAL file", path, e))?;
         // The segment size and system id come from the segment header when there is one,
         // else from the binding (history and backup-history files carry neither).
