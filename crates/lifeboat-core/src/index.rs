@@ -71,6 +71,8 @@ pub struct PackInfo {
     pub id: String,
     /// Size in bytes.
     pub size: u64,
+    /// True when every blob in the pack is a tree blob.
+    pub tree_only: bool,
 }
 
 /// The in-memory union of all index files.
@@ -95,6 +97,8 @@ impl Index {
                     self.packs.push(PackInfo {
                         id: p.id.clone(),
                         size: p.size,
+                        tree_only: !p.blobs.is_empty()
+                            && p.blobs.iter().all(|b| b.kind == BlobType::Tree),
                     });
                     self.pack_pos.insert(p.id.clone(), pos);
                     pos

@@ -91,6 +91,7 @@ fn entry() -> impl Strategy<Value = Entry> {
     ];
     leaf.prop_recursive(3, 24, 5, |inner| {
         proptest::collection::vec(("[a-zA-Z0-9é ._-]{1,12}", inner), 0..5).prop_map(|mut v| {
+            v.retain(|(n, _)| n != "." && n != "..");
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v.dedup_by(|a, b| a.0 == b.0);
             Entry::Dir(v)
