@@ -304,6 +304,71 @@ pub struct WalExpireArgs {
     json: bool,
 }
 
+/// The journal description of a PostgreSQL command (operation, arguments), for
+/// `journal_cmd::describe`. `wal-push` and `wal-fetch` are not journaled: one record per WAL
+/// segment would double the archive latency and flood the journal.
+pub fn journal_description(
+    cmd: &super::Command,
+) -> Option<(String, std::collections::BTreeMap<String, String>)> {
+    let mut args = std::collections::BTreeMap::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            args.insert(k.to_string(), v);
+        }
+    };
+    let op = match cmd {
+        super::Command::BackupPostgres(a) => {
+            put(
+                "postgres",
+                Some(if a.physical { "physical" } else { "logical" }.into()),
+            );
+            put("cluster", a.physical.then(|| a.cluster.clone()));
+            put(
+                "databases",
+                (!a.databases.is_empty()).then(|| a.databases.join(" ")),
+            );
+            put("all", a.all.then(|| "true".into()));
+            put("tags", (!a.tags.is_empty()).then(|| a.tags.join(" ")));
+            "backup"
+        }
+        super::Command::RestorePostgres(a) => {
+            put(
+                "postgres",
+                Some(if a.physical { "physical" } else { "logical" }.into()),
+            );
+            put("snapshot", a.snapshot.clone().or(a.snapshot_opt.clone()));
+            put(
+                "target",
+                a.target_dir.as_ref().map(|d| {
+                    std::path::absolute(d)
+                        .unwrap_or(d.clone())
+                        .display()
+                        .to_string()
+                }),
+            );
+            put("to_time", a.to_time.clone());
+            put("to_lsn", a.to_lsn.clone());
+            put("to_xid", a.to_xid.map(|x| x.to_string()));
+            put("to_name", a.to_name.clone());
+            put("into_database", a.into_database.clone());
+            put("tables", (!a.tables.is_empty()).then(|| a.tables.join(" ")));
+            put(
+                "schemas",
+                (!a.schemas.is_empty()).then(|| a.schemas.join(" ")),
+            );
+            put("start", a.start.then(|| "true".into()));
+            "restore"
+        }
+        super::Command::Wal(WalCommand::Expire(a)) => {
+            put("cluster", a.cluster.clone());
+            put("dry_run", a.dry_run.then(|| "true".into()));
+            "wal expire"
+        }
+        _ => return None,
+    };
+    Some((op.to_string(), args))
+}
+
 fn snapshot_opts(tags: &[String], host: &Option<String>) -> BackupOptions {
     BackupOptions {
         tags: tags.to_vec(),
@@ -331,6 +396,7 @@ pub fn backup(cli: &Cli, a: &PgBackupArgs, show_progress: bool) -> Result<i32> {
             progress,
         )?;
         drop(display);
+        super::journal_cmd::affected(&out.outcome.snapshot_id);
         let s = out.outcome.snapshot.summary.clone().unwrap_or_default();
         if a.json {
             output::json(&serde_json::json!({
@@ -378,6 +444,9 @@ pub fn backup(cli: &Cli, a: &PgBackupArgs, show_progress: bool) -> Result<i32> {
         progress,
     )?;
     drop(display);
+    for o in &outs {
+        super::journal_cmd::affected(&o.outcome.snapshot_id);
+    }
     if a.json {
         output::json(
             &outs
@@ -476,6 +545,7 @@ pub fn restore(cli: &Cli, a: &PgRestoreArgs) -> Result<i32> {
     };
     let repo = open_repo(cli)?;
     let snap = repo.find_snapshot(snapshot)?;
+    super::journal_cmd::affected(&snap.id);
     let report = logical::restore_logical(
         &repo,
         &snap,
@@ -553,6 +623,7 @@ fn restore_physical(cli: &Cli, a: &PgRestoreArgs) -> Result<i32> {
         }),
     };
     let report = pitr::restore_physical(&repo, &opts, Some(&password))?;
+    super::journal_cmd::affected(&report.snapshot_id);
     if a.json {
         output::json(&report);
         return Ok(0);
@@ -836,6 +907,8 @@ pub struct ClusterExpiry {
     pub deleted: Vec<String>,
     /// Bytes freed.
     pub bytes_freed: u64,
+    /// Files that may go but are still under object-lock retention (a later run deletes them).
+    pub retained: Vec<String>,
     /// Why nothing was deleted, when so.
     pub note: Option<String>,
 }
@@ -873,6 +946,7 @@ pub fn expire(repo: &Repository, cluster: Option<&str>, dry_run: bool) -> Result
                 .min_by_key(|(_, m)| m.start_lsn)
                 .map(|(_, m)| m.wal_start_segment.clone()),
             deleted: Vec::new(),
+            retained: Vec::new(),
             bytes_freed: 0,
             note: starts.is_empty().then(|| {
                 "no physical base backup: nothing expires (the WAL may belong to a backup in progress)".to_string()
@@ -885,7 +959,15 @@ pub fn expire(repo: &Repository, cluster: Option<&str>, dry_run: bool) -> Result
                 .find(|f| f.file.name == g.name)
                 .expect("listed");
             if !dry_run {
-                repo.storage().remove(&f.key)?;
+                match repo.storage().remove(&f.key) {
+                    Ok(()) => {}
+                    // Under object-lock retention: deletable later, by a later expiry.
+                    Err(e) if e.kind == lifeboat_storage::ErrorKind::Locked => {
+                        c.retained.push(g.name.clone());
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             c.deleted.push(g.name.clone());
             c.bytes_freed += f.size;
@@ -910,6 +992,12 @@ fn print_expire(r: &ExpireReport) {
             c.keep_from.as_deref().unwrap_or("-"),
             c.base_backups
         );
+        if !c.retained.is_empty() {
+            println!(
+                "  {} more are under object-lock retention; a later expiry deletes them",
+                c.retained.len()
+            );
+        }
     }
 }
 
@@ -920,7 +1008,12 @@ pub fn expire_after_prune(repo: &Repository, dry_run: bool, json: bool) -> Resul
         return Ok(());
     }
     if json {
-        output::json(&serde_json::json!({ "wal_expire": report }));
+        // Keep stdout one JSON document (prune's); summarise on stderr.
+        let n: usize = report.clusters.iter().map(|c| c.deleted.len()).sum();
+        eprintln!(
+            "WAL expiry: {} {n} WAL files no kept base backup needs (details: lifeboat wal expire --dry-run --json)",
+            if dry_run { "would delete" } else { "deleted" }
+        );
     } else {
         print_expire(&report);
     }

@@ -554,6 +554,14 @@ fn logical_round_trip_selective_restore_and_failures() {
 
     // Restore verifies the stream.
     env.lb().args(["check", "--read-data"]).assert().success();
+
+    // Backups and restores are journaled (who restored what, into which database).
+    let journal = env.lb().args(["journal", "--json"]).output().unwrap();
+    let text = String::from_utf8_lossy(&journal.stdout);
+    assert!(
+        text.contains("rescue") && text.contains("logical"),
+        "{text}"
+    );
 }
 
 #[test]

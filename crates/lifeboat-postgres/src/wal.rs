@@ -297,6 +297,8 @@ impl WalArchive {
     /// skips the Argon2id derivation on every later call. See the design doc for the trade-off.
     pub fn open(storage: Storage, password: &[u8], cache: Option<&Path>) -> Result<Self> {
         let config = Repository::read_config(&storage)?;
+        // Object lock: WAL objects get the same retention as everything else.
+        let storage = lifeboat_core::retention_layer::apply(storage, config.object_lock.as_ref());
         if let Some(dir) = cache {
             if let Some(keys) = KeyCache::load(dir, &config.id, password, &storage) {
                 return Ok(WalArchive {
