@@ -90,7 +90,8 @@ fn abs(p: &std::path::Path) -> String {
 }
 
 /// The journal description of a command, `None` for commands that are not journaled (listing,
-/// stats, key list, unlock, the journal itself).
+/// stats, key list, unlock, the journal itself). PostgreSQL commands are described by
+/// `postgres_cmd::journal_description` (called by `main`).
 pub fn describe(cli: &Cli) -> Option<Description> {
     let (op, a) = match &cli.command {
         Command::Init(a) => ("init", args([("object_lock", a.object_lock.clone())])),
@@ -157,7 +158,7 @@ pub fn describe(cli: &Cli) -> Option<Description> {
             )
         }
         Command::Prune(a) => ("prune", args([("dry_run", flag(a.dry_run))])),
-        Command::Key(KeyCommand::Add(_)) => ("key add", BTreeMap::new()),
+        Command::Key(KeyCommand::Add(a)) => ("key add", args([("write_only", flag(a.write_only))])),
         Command::Key(KeyCommand::Remove { id }) => ("key remove", args([("id", Some(id.clone()))])),
         Command::Key(KeyCommand::Passwd(_)) => ("key passwd", BTreeMap::new()),
         Command::Copy(a) => (

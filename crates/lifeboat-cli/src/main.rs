@@ -5,6 +5,7 @@ mod copy_cmd;
 mod journal_cmd;
 mod output;
 mod postgres_cmd;
+mod writeonly_cmd;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -287,7 +288,7 @@ struct PruneArgs {
 #[derive(Subcommand, Debug)]
 enum KeyCommand {
     /// Add a key (new password from --new-password-file or LIFEBOAT_NEW_PASSWORD)
-    Add(NewPassword),
+    Add(writeonly_cmd::AddKeyArgs),
     /// List keys
     List(JsonArg),
     /// Remove a key by id or unique prefix
@@ -598,10 +599,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Key(k) => {
             let mut repo = open_repo(&cli)?;
             match k {
-                KeyCommand::Add(np) => {
-                    let id = repo.add_key(&read_new_password(np)?)?;
-                    println!("added key {}", &id[..8]);
-                }
+                KeyCommand::Add(a) => writeonly_cmd::add_key(&repo, a)?,
                 KeyCommand::List(j) => {
                     let keys = repo.list_keys()?;
                     if j.json {

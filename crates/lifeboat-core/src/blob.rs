@@ -135,7 +135,7 @@ pub fn encode(keys: &MasterKeys, plaintext: &[u8], level: i32) -> Vec<u8> {
             body.extend_from_slice(plaintext);
         }
     }
-    keys.data_key.seal(BLOB_CONTEXT, &body)
+    keys.seal_data(BLOB_CONTEXT, &body)
 }
 
 /// Decrypts, decompresses and verifies a stored blob against its id.
@@ -147,7 +147,7 @@ pub fn decode(
     raw_len: usize,
     object: &str,
 ) -> Result<Vec<u8>> {
-    let body = keys.data_key.open(BLOB_CONTEXT, stored, object)?;
+    let body = keys.open_data(BLOB_CONTEXT, stored, object)?;
     let plain = match body.first() {
         Some(0) => body[1..].to_vec(),
         Some(1) => {

@@ -56,6 +56,7 @@ pub struct CheckReport {
 
 /// Runs the check.
 pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
+    repo.require_full_key("check")?;
     let mut report = CheckReport::default();
 
     // Index files.

@@ -18,6 +18,10 @@ use serde::{Deserialize, Serialize};
 
 /// Envelope slot: sealed with a symmetric repository subkey.
 pub const SLOT_SYMMETRIC: u8 = 0x01;
+/// Envelope slot: sealed with a session key that is itself wrapped to the repository's age
+/// X25519 recipient and stored in the envelope (written by write-only keys; see
+/// [`crate::writeonly`]).
+pub const SLOT_RECIPIENT: u8 = 0x02;
 /// Envelope overhead: slot byte, nonce and tag.
 pub const OVERHEAD: usize = 1 + 24 + 16;
 
@@ -89,6 +93,11 @@ impl Key {
 }
 
 /// The secrets a repository key file unlocks.
+///
+/// A full key holds all of them (derived from the master secret), plus the age identity when the
+/// repository has write-only keys. A write-only key holds the blob-id key, the metadata key and
+/// the chunker seed, but no data key: its `data_key` is a random key nobody else knows, and
+/// everything it seals as data goes to the recipient instead ([`MasterKeys::seal_data`]).
 #[derive(Clone, Debug)]
 pub struct MasterKeys {
     /// Keyed-BLAKE3 key for blob ids.
@@ -99,7 +108,13 @@ pub struct MasterKeys {
     pub meta_key: Key,
     /// FastCDC gear seed.
     pub chunker_seed: u64,
-    master: Key,
+    /// What the key may do.
+    pub scope: crate::writeonly::KeyScope,
+    /// Write-only keys: seals data to the recipient.
+    pub(crate) sealer: Option<std::sync::Arc<crate::writeonly::RecipientSealer>>,
+    /// Full keys of repositories with write-only keys: opens data sealed to the recipient.
+    pub(crate) opener: Option<std::sync::Arc<crate::writeonly::IdentityOpener>>,
+    master: Option<Key>,
 }
 
 /// Serialized form of the master secret inside a key file.
@@ -121,7 +136,29 @@ impl MasterKeys {
             data_key: d("lifeboat 2026-11 data"),
             meta_key: d("lifeboat 2026-11 metadata"),
             chunker_seed: u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")),
-            master,
+            scope: crate::writeonly::KeyScope::Full,
+            sealer: None,
+            opener: None,
+            master: Some(master),
+        }
+    }
+
+    /// The keys of a write-only key file: no master secret, no data key.
+    pub(crate) fn write_only(
+        id_key: Key,
+        meta_key: Key,
+        chunker_seed: u64,
+        sealer: crate::writeonly::RecipientSealer,
+    ) -> Self {
+        MasterKeys {
+            id_key,
+            data_key: Key::random(),
+            meta_key,
+            chunker_seed,
+            scope: crate::writeonly::KeyScope::WriteOnly,
+            sealer: Some(std::sync::Arc::new(sealer)),
+            opener: None,
+            master: None,
         }
     }
 
@@ -130,9 +167,9 @@ impl MasterKeys {
         Self::from_master(Key::random())
     }
 
-    /// The master secret (only key files store it).
-    pub(crate) fn master(&self) -> &Key {
-        &self.master
+    /// The master secret (only key files store it); `None` for write-only keys.
+    pub(crate) fn master(&self) -> Option<&Key> {
+        self.master.as_ref()
     }
 
     /// The blob id of `plaintext`.

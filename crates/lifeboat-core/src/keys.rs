@@ -36,12 +36,16 @@ impl KeyFile {
         repository_id: &str,
         password: &[u8],
     ) -> Result<(String, Vec<u8>)> {
+        let master = keys.master().ok_or_else(|| Error::InsufficientKey {
+            operation: "add keys".into(),
+            scope: "write-only".into(),
+        })?;
         let kdf = KdfParams::default_new();
         let wrapping = kdf.derive(password)?;
         let payload = MasterPayload {
             repository_id: repository_id.to_string(),
             scope: "full".into(),
-            master: keys.master().0.to_vec(),
+            master: master.0.to_vec(),
         };
         let data = wrapping.seal(
             KEY_CONTEXT,

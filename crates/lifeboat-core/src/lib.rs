@@ -31,6 +31,7 @@ pub mod snapshot;
 pub mod stats;
 pub mod tree;
 pub mod util;
+pub mod writeonly;
 
 pub use error::{Error, Result};
 pub use repo::Repository;

@@ -163,7 +163,11 @@ impl Repository {
                 continue;
             };
             tried += 1;
-            if let Some(keys) = file.unwrap(password, &config.id, &id)? {
+            let keys = match file.unwrap(password, &config.id, &id)? {
+                Some(keys) => Some(crate::writeonly::load_identity(storage.as_ref(), keys)?),
+                None => crate::writeonly::unwrap_write_only(&file, password, &config.id, &id)?,
+            };
+            if let Some(keys) = keys {
                 return Ok(Repository {
                     storage,
                     config,
@@ -203,10 +207,21 @@ impl Repository {
         crate::mode::require_writable(self, operation)
     }
 
-    /// Refuses `operation` unless the repository was opened with a full key.
+    /// Refuses `operation` unless the repository was opened with a full key (see
+    /// [`crate::writeonly`]).
     pub fn require_full_key(&self, operation: &str) -> Result<()> {
-        let _ = operation;
-        Ok(())
+        match self.keys.scope {
+            crate::writeonly::KeyScope::Full => Ok(()),
+            scope => Err(Error::InsufficientKey {
+                operation: operation.into(),
+                scope: scope.name().into(),
+            }),
+        }
+    }
+
+    /// True when the repository was opened with a write-only key.
+    pub fn is_write_only(&self) -> bool {
+        self.keys.scope == crate::writeonly::KeyScope::WriteOnly
     }
 
     // ---- keys ----
@@ -214,6 +229,7 @@ impl Repository {
     /// Adds a passphrase key; returns its id.
     pub fn add_key(&self, password: &[u8]) -> Result<String> {
         self.require_writable("key add")?;
+        self.require_full_key("add keys")?;
         let (id, bytes) = KeyFile::wrap(&self.keys, &self.config.id, password)?;
         self.storage
             .write(&format!("keys/{id}"), &bytes, &WriteOptions::create_new())?;
@@ -242,6 +258,7 @@ impl Repository {
     /// Removes a key by id or unique prefix. The key in use cannot be removed.
     pub fn remove_key(&self, prefix: &str) -> Result<String> {
         self.require_writable("key remove")?;
+        self.require_full_key("remove keys")?;
         let keys = self.list_keys()?;
         let matching: Vec<_> = keys.iter().filter(|k| k.id.starts_with(prefix)).collect();
         let key = match matching.as_slice() {
@@ -348,6 +365,7 @@ impl Repository {
 
     /// Reads and verifies one blob.
     pub fn read_blob(&self, index: &Index, id: &BlobId) -> Result<Vec<u8>> {
+        self.require_full_key("read data (restore, dump, ls, copy)")?;
         let loc = index.get(id).ok_or_else(|| Error::MissingBlob {
             blob: id.to_hex(),
             referenced_by: "a tree or snapshot".into(),
@@ -393,7 +411,7 @@ impl Repository {
 
     /// Writes a snapshot; returns its id.
     pub fn save_snapshot(&self, snapshot: &Snapshot) -> Result<String> {
-        let bytes = seal_json(&self.keys.data_key, SNAPSHOT_CONTEXT, snapshot);
+        let bytes = crate::writeonly::seal_json_data(&self.keys, SNAPSHOT_CONTEXT, snapshot);
         let id = sha256_hex(&bytes);
         self.storage
             .write(&format!("snapshots/{id}"), &bytes, &WriteOptions::default())?;
@@ -402,6 +420,7 @@ impl Repository {
 
     /// Reads one snapshot by full id.
     pub fn read_snapshot(&self, id: &str) -> Result<Snapshot> {
+        self.require_full_key("read snapshots (snapshots, restore, dump, ls, forget, prune, check)")?;
         let key = format!("snapshots/{id}");
         let bytes = self.storage.read(&key)?;
         if sha256_hex(&bytes) != id {
@@ -410,7 +429,7 @@ impl Repository {
                 "content does not match its name (SHA-256)",
             ));
         }
-        open_json(&self.keys.data_key, SNAPSHOT_CONTEXT, &bytes, &key)
+        crate::writeonly::open_json_data(&self.keys, SNAPSHOT_CONTEXT, &bytes, &key)
     }
 
     /// Lists snapshot ids.
@@ -425,6 +444,7 @@ impl Repository {
 
     /// Reads every snapshot, oldest first.
     pub fn snapshots(&self) -> Result<Vec<SnapshotEntry>> {
+        self.require_full_key("read snapshots (snapshots, restore, dump, ls, forget, prune, check)")?;
         let ids = self.list_snapshot_ids()?;
         let read = parallel_map(&ids, 8, |id| self.read_snapshot(id));
         let mut out = Vec::with_capacity(ids.len());
