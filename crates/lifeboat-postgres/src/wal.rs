@@ -310,6 +310,8 @@ impl WalArchive {
             }
         }
         let repo = Repository::open(storage.clone(), password)?;
+        // WAL objects are sealed with the data key, which write-only keys do not have.
+        repo.require_full_key("archive or fetch WAL")?;
         let keys = WalKeys::from(repo.keys());
         if let Some(dir) = cache {
             if let Err(e) = KeyCache::store(dir, &config.id, repo.key_id(), password, &keys) {
