@@ -821,6 +821,47 @@ fn wal_push_idempotency_conflicts_and_foreign_systems() {
         .assert()
         .success();
 
+    // A server whose archiving is failing: a physical backup is refused up front (pg_basebackup
+    // would otherwise wait forever for the WAL to be archived).
+    let broken = Cluster::start(&env, "c", true);
+    broken.psql("postgres", "ALTER SYSTEM SET archive_command = 'false'");
+    broken.psql("postgres", "SELECT pg_reload_conf()");
+    std::thread::sleep(Duration::from_millis(300));
+    broken.psql(
+        "postgres",
+        "CREATE TABLE y AS SELECT 1 AS a; SELECT pg_switch_wal()",
+    );
+    let t0 = Instant::now();
+    while broken.psql("postgres", "SELECT failed_count FROM pg_stat_archiver") == "0" {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "archiver never failed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let n = env.snapshots().len();
+    let out = env
+        .lb()
+        .args([
+            "backup",
+            "postgres",
+            "--physical",
+            "--cluster",
+            "c",
+            "--dsn",
+            &broken.dsn("postgres"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("archiving is failing"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.snapshots().len(), n);
+    drop(broken);
+
     // A renamed segment is refused (its header names another position).
     let renamed = env.path().join("copy").join("000000010000000000000042");
     std::fs::write(&renamed, &original).unwrap();

@@ -283,6 +283,22 @@ pub fn backup_physical(
                     .into(),
             ));
         }
+        // With -X none the server ends the backup only once its WAL is archived: if archiving
+        // is failing right now, pg_basebackup would wait forever. Refuse up front instead.
+        if let Ok(r) = tools.query_row(
+            &opts.dsn,
+            "SELECT failed_count, coalesce(last_failed_wal, ''), \
+             coalesce(extract(epoch from last_failed_time), 0) > coalesce(extract(epoch from last_archived_time), 0) \
+             FROM pg_stat_archiver",
+        ) {
+            if r.get(2).map(String::as_str) == Some("t") {
+                return Err(PgError::Invalid(format!(
+                    "the server's WAL archiving is failing (archive_command failed on {}; {} failures so far): a base backup would wait for it forever. \
+                     Fix archive_command (see the server log) and retry",
+                    r[1], r[0]
+                )));
+            }
+        }
         if info.in_recovery && info.archive_mode != "always" {
             return Err(PgError::Invalid(
                 "this server is a standby with archive_mode != always: its WAL is not archived from here; back up the primary or set archive_mode = always".into(),

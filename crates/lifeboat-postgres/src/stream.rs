@@ -70,18 +70,18 @@ pub fn store_stream<R: Read>(
         hasher: sha2::Sha256::new(),
         size: 0,
     };
-    let read = saver.save_stream(&mut hr, &repo.config().chunker);
-    // Let the source report its own failure first: a dying pg_dump also breaks the pipe.
-    let extra_after = finished();
-    let ((content, size), extra_after) = match (read, extra_after) {
-        (_, Err(e)) => return Err(e),
-        (Err(e), Ok(_)) => {
+    let (content, size) = match saver.save_stream(&mut hr, &repo.config().chunker) {
+        Ok(r) => r,
+        Err(e) => {
+            // Our side failed (storage, pipeline). The source may be blocked writing into the
+            // pipe: the caller kills it; do not wait for it here.
             return Err(PgError::Core(lifeboat_core::Error::SourceFailed(format!(
-                "reading stream '{name}' failed: {e}; nothing was recorded"
-            ))))
+                "storing stream '{name}' failed: {e}; nothing was recorded"
+            ))));
         }
-        (Ok(r), Ok(extra)) => (r, extra),
     };
+    // End of stream: the source must have succeeded (a dying pg_dump also ends the stream).
+    let extra_after = finished()?;
     let sha256 = hex::encode(hr.hasher.finalize());
     let now = jiff::Timestamp::now();
     let mut node = Node {
