@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod dump;
 pub mod error;
 pub mod logical;
 pub mod lsn;
@@ -23,6 +24,7 @@ pub mod plan;
 pub mod stream;
 pub mod tarwatch;
 pub mod tools;
+pub mod untar;
 pub mod wal;
 
 pub use error::{PgError, Result};

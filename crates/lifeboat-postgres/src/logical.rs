@@ -342,7 +342,7 @@ pub fn restore_logical(
                 .map_err(|e| PgError::io("creating a temporary file in", &dir, e))?;
             let n = {
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-                let n = lifeboat_core::restore::dump(repo, snap, None, &mut w)?;
+                let n = crate::dump::dump_stream(repo, snap, &mut w)?;
                 w.flush()
                     .map_err(|e| PgError::io("writing", dir.clone(), e))?;
                 n
@@ -384,7 +384,7 @@ fn pipe_into(
     let mut counter = CountingWriter { inner: stdin, n: 0 };
     let written = {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut counter);
-        let r = lifeboat_core::restore::dump(repo, snap, None, &mut w);
+        let r = crate::dump::dump_stream(repo, snap, &mut w);
         drop(w);
         r
     };
@@ -406,12 +406,12 @@ fn pipe_into(
         // pg_restore stops reading once it has every item it was asked for (--table,
         // --schema): a closed pipe after a successful exit is not an error. Every blob that was
         // sent had been authenticated.
-        Err(lifeboat_core::Error::Io { source, .. })
+        Err(PgError::Core(lifeboat_core::Error::Io { source, .. }))
             if source.kind() == std::io::ErrorKind::BrokenPipe =>
         {
             Ok((counter.n, tail_text))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 

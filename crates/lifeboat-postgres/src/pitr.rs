@@ -279,7 +279,7 @@ pub fn unpack_base_backup(repo: &Repository, snapshot_id: &str, dir: &Path) -> R
                 tx,
                 buf: Vec::with_capacity(1 << 20),
             };
-            let r = lifeboat_core::restore::dump(repo, &snap, None, &mut w);
+            let r = crate::dump::dump_stream(repo, &snap, &mut w);
             drop(w);
             r
         });
@@ -289,21 +289,14 @@ pub fn unpack_base_backup(repo: &Repository, snapshot_id: &str, dir: &Path) -> R
             pos: 0,
             total: 0,
         };
-        let unpacked = {
-            let mut ar = tar::Archive::new(&mut reader);
-            ar.set_preserve_permissions(true);
-            ar.set_preserve_mtime(true);
-            ar.set_unpack_xattrs(false);
-            ar.set_overwrite(false);
-            ar.unpack(dir)
-        };
+        let unpacked = crate::untar::unpack(&mut reader, dir);
         // Drain the rest so the dump completes and verifies the whole stream's digest.
         let drained = std::io::copy(&mut reader, &mut std::io::sink());
         let total = reader.total;
         drop(reader);
         let dumped = dumper.join().expect("dump thread");
         dumped?;
-        unpacked.map_err(|e| PgError::io("unpacking the base backup into", dir, e))?;
+        unpacked?;
         drained.map_err(|e| PgError::io("reading the base backup for", dir, e))?;
         Ok(total)
     })
