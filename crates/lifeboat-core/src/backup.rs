@@ -137,7 +137,7 @@ impl<'a> BlobSaver<'a> {
             progress,
         });
         let (job_tx, job_rx) = bounded::<Job>(threads * 4);
-        let (pack_tx, pack_rx) = bounded::<crate::pack::FinishedPack>(1);
+        let (pack_tx, pack_rx) = bounded::<crate::pack::FinishedPack>(2);
         let workers = (0..threads)
             .map(|_| {
                 let (rx, tx, sh) = (job_rx.clone(), pack_tx.clone(), shared.clone());
@@ -145,7 +145,7 @@ impl<'a> BlobSaver<'a> {
             })
             .collect();
         drop(pack_tx);
-        let uploaders = (0..2)
+        let uploaders = (0..3)
             .map(|_| {
                 let (rx, sh) = (pack_rx.clone(), shared.clone());
                 std::thread::spawn(move || uploader(rx, sh))

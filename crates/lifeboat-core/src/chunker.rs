@@ -3,7 +3,7 @@
 //! someone who knows the algorithm.
 
 use crate::config::ChunkerParams;
-use fastcdc::v2020::{FastCDC, Normalization, StreamCDC};
+use fastcdc::v2020::{FastCDC, Normalization};
 use std::io::Read;
 
 /// Chunk boundaries of an in-memory buffer: the end offset of each chunk.
@@ -20,23 +20,96 @@ pub fn boundaries(data: &[u8], params: &ChunkerParams, seed: u64) -> Vec<usize> 
     .collect()
 }
 
-/// Splits a stream into chunks.
-pub fn stream<R: Read>(
+/// Bytes read from the source per refill; chunks are cut inside this window, and only the
+/// unfinished tail (less than `max_size`) is moved to the front between refills.
+const WINDOW: usize = 8 << 20;
+
+/// A streaming chunker over any reader. Boundaries are identical to [`boundaries`] over the
+/// whole input: a cut is only searched for when at least `max_size` bytes (or the end of the
+/// input) are in the window, so every cut sees the same bytes it would see in memory.
+///
+/// (fastcdc's own `StreamCDC` moves the whole rest of its buffer after every chunk, which
+/// halves throughput; this keeps the same cut function and moves data once per window.)
+pub struct Chunks<R> {
     reader: R,
-    params: &ChunkerParams,
+    params: ChunkerParams,
     seed: u64,
-) -> impl Iterator<Item = std::io::Result<Vec<u8>>> {
-    StreamCDC::with_level_and_seed(
+    buf: Vec<u8>,
+    len: usize,
+    pos: usize,
+    cuts: std::collections::VecDeque<usize>,
+    eof: bool,
+}
+
+impl<R: Read> Chunks<R> {
+    fn refill(&mut self) -> std::io::Result<()> {
+        self.buf.copy_within(self.pos..self.len, 0);
+        self.len -= self.pos;
+        self.pos = 0;
+        while !self.eof && self.len < self.buf.len() {
+            match self.reader.read(&mut self.buf[self.len..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let cdc = FastCDC::with_level_and_seed(
+            &self.buf[..self.len],
+            self.params.min_size as usize,
+            self.params.avg_size as usize,
+            self.params.max_size as usize,
+            Normalization::Level1,
+            self.seed,
+        );
+        let mut p = 0;
+        while p < self.len {
+            if !self.eof && self.len - p < self.params.max_size as usize {
+                break;
+            }
+            let (_, cut) = cdc.cut(p, self.len - p);
+            if cut <= p {
+                break;
+            }
+            self.cuts.push_back(cut);
+            p = cut;
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Iterator for Chunks<R> {
+    type Item = std::io::Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.cuts.is_empty() {
+            if self.eof && self.pos == self.len {
+                return None;
+            }
+            if let Err(e) = self.refill() {
+                return Some(Err(e));
+            }
+            if self.cuts.is_empty() {
+                return None;
+            }
+        }
+        let cut = self.cuts.pop_front()?;
+        let chunk = self.buf[self.pos..cut].to_vec();
+        self.pos = cut;
+        Some(Ok(chunk))
+    }
+}
+
+/// Splits a stream into chunks.
+pub fn stream<R: Read>(reader: R, params: &ChunkerParams, seed: u64) -> Chunks<R> {
+    Chunks {
         reader,
-        params.min_size as usize,
-        params.avg_size as usize,
-        params.max_size as usize,
-        Normalization::Level1,
+        params: params.clone(),
         seed,
-    )
-    .map(|r| match r {
-        Ok(c) => Ok(c.data),
-        Err(fastcdc::v2020::Error::IoError(e)) => Err(e),
-        Err(e) => Err(std::io::Error::other(e.to_string())),
-    })
+        buf: vec![0u8; WINDOW.max(4 * params.max_size as usize)],
+        len: 0,
+        pos: 0,
+        cuts: Default::default(),
+        eof: false,
+    }
 }

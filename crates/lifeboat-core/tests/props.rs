@@ -85,7 +85,10 @@ enum Entry {
 
 fn entry() -> impl Strategy<Value = Entry> {
     let leaf = prop_oneof![
-        (proptest::collection::vec(any::<u8>(), 0..20_000), prop_oneof![Just(0o644u32), Just(0o600), Just(0o755)])
+        (
+            proptest::collection::vec(any::<u8>(), 0..20_000),
+            prop_oneof![Just(0o644u32), Just(0o600), Just(0o755)]
+        )
             .prop_map(|(d, m)| Entry::File(d, m)),
         "[a-z]{1,8}".prop_map(Entry::Link),
     ];
@@ -124,14 +127,22 @@ fn same(a: &Path, b: &Path) -> Result<(), String> {
         return Err(format!("type differs at {}", a.display()));
     }
     if ma.file_type().is_symlink() {
-        return (std::fs::read_link(a).unwrap() == std::fs::read_link(b).unwrap()).then_some(()).ok_or("link".into());
+        return (std::fs::read_link(a).unwrap() == std::fs::read_link(b).unwrap())
+            .then_some(())
+            .ok_or("link".into());
     }
     if ma.mode() != mb.mode() || ma.mtime() != mb.mtime() || ma.mtime_nsec() != mb.mtime_nsec() {
         return Err(format!("metadata differs at {}", a.display()));
     }
     if ma.is_dir() {
-        let mut na: Vec<_> = std::fs::read_dir(a).unwrap().map(|e| e.unwrap().file_name()).collect();
-        let mut nb: Vec<_> = std::fs::read_dir(b).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let mut na: Vec<_> = std::fs::read_dir(a)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        let mut nb: Vec<_> = std::fs::read_dir(b)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         na.sort();
         nb.sort();
         if na != nb {
@@ -183,5 +194,33 @@ proptest! {
         let mut back = Vec::new();
         dump(&r, &snap, None, &mut back).unwrap();
         prop_assert_eq!(back, d);
+    }
+}
+
+#[test]
+fn streaming_chunker_matches_in_memory_boundaries_across_window_refills() {
+    // 20 MB spans several 8 MiB windows of the streaming chunker; boundaries must not depend on
+    // where a window ends.
+    for p in [small_params(), ChunkerParams::default()] {
+        let d = data(20_000_000, 99);
+        let expected = boundaries(&d, &p, 42);
+        let mut ends = Vec::new();
+        let mut pos = 0;
+        // A reader that returns odd-sized pieces, as pipes do.
+        struct Jerky<'a>(&'a [u8], usize);
+        impl std::io::Read for Jerky<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.1 = (self.1 * 7 + 13) % 70_001 + 1;
+                let n = self.1.min(buf.len()).min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        for c in lifeboat_core::chunker::stream(Jerky(&d, 1), &p, 42) {
+            pos += c.unwrap().len();
+            ends.push(pos);
+        }
+        assert_eq!(ends, expected);
     }
 }
