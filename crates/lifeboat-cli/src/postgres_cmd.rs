@@ -234,6 +234,10 @@ pub struct WalPushArgs {
     /// zstd level for WAL
     #[arg(long, default_value_t = 1)]
     compression: i32,
+    /// Also push up to N further segments already marked ready (archive_status/*.ready), in
+    /// parallel; their own later wal-push calls then return at once (0 = off)
+    #[arg(long, env = "LIFEBOAT_WAL_PUSH_AHEAD", default_value_t = 2)]
+    ahead: usize,
     /// Print what was done as JSON (with timings)
     #[arg(long)]
     json: bool,
@@ -695,17 +699,19 @@ pub fn wal_push(cli: &Cli, a: &WalPushArgs) -> Result<i32> {
     let password = read_password(cli)?;
     let archive = WalArchive::open(storage, &password, a.key_cache.as_deref())?;
     let opened = t0.elapsed().as_secs_f64();
-    let out = archive.push(
+    let (out, ahead) = archive.push_with_ahead(
         &a.path,
         &PushOptions {
             cluster: a.cluster.clone(),
             system_id: a.system_id,
             compression_level: a.compression,
         },
+        a.ahead,
     )?;
     if a.json {
         output::json(&serde_json::json!({
             "pushed": out,
+            "pushed_ahead": ahead,
             "key_source": archive.key_source,
             "open_seconds": opened,
             "total_seconds": t0.elapsed().as_secs_f64(),

@@ -652,6 +652,73 @@ fn physical_backup_and_point_in_time_restores() {
     );
     assert_eq!(rows, full, "a full restore has all the data");
 
+    // A restore that goes live (archiving preserved) continues on timeline 2 in the same
+    // archive: its history file and segments are pushed, verify follows the timeline switch, and
+    // a later restore to --latest replays into timeline 2.
+    let live_dir = env.path().join("r_live");
+    let live = env.lb_json(&[
+        "restore",
+        "postgres",
+        "--physical",
+        "--target-dir",
+        live_dir.to_str().unwrap(),
+        "--to-name",
+        "before_400",
+        "--start",
+        "--keep-running",
+        "--archive-mode",
+        "preserve",
+    ]);
+    let live_dsn = live["started"]["dsn"].as_str().unwrap().to_string() + " user=postgres";
+    let q = |sql: &str| {
+        env.run(
+            "psql",
+            &[
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &live_dsn,
+                "-c",
+                sql,
+            ],
+        )
+        .trim()
+        .to_string()
+    };
+    q("INSERT INTO t VALUES (-1, 'on timeline 2')");
+    let seg = q("SELECT pg_walfile_name(pg_switch_wal())");
+    assert!(seg.starts_with("00000002"), "{seg}");
+    let t0 = Instant::now();
+    while q("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver").as_str() < seg.as_str()
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "timeline 2 not archived"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop_dir(&env, &live_dir);
+    let v = env.lb_json(&["wal", "verify"]);
+    assert_eq!(v["ok"], true, "{v}");
+    let tls: Vec<u64> = v["timelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["timeline"].as_u64().unwrap())
+        .collect();
+    assert!(tls.contains(&1) && tls.contains(&2), "{v}");
+    let (_, rows) = pitr(
+        &env,
+        "r_tl2",
+        &["--latest"],
+        "SELECT count(*), min(id) FROM t",
+    );
+    assert_eq!(rows, "301|-1", "recovery followed timeline 2");
+
     // Targets outside the archive are refused before anything is written.
     for (target, why) in [
         (

@@ -579,6 +579,49 @@ impl WalArchive {
         }
     }
 
+    /// Pushes `path`, and meanwhile up to `ahead` further complete segments that PostgreSQL has
+    /// marked ready for archiving (`archive_status/*.ready` next to `path`), in parallel. The
+    /// later `wal-push` calls for those find them archived and only compare content ids, so a
+    /// burst of WAL is archived at the pace of parallel uploads. Returns the outcome for
+    /// `path` (an error there is the call's error) and the names pushed ahead; a failure of an
+    /// ahead push is ignored (PostgreSQL will ask for that file and get the error then).
+    pub fn push_with_ahead(
+        &self,
+        path: &Path,
+        opts: &PushOptions,
+        ahead: usize,
+    ) -> Result<(PushOutcome, Vec<String>)> {
+        let candidates = if ahead == 0 {
+            Vec::new()
+        } else {
+            ready_after(path, ahead)
+        };
+        if candidates.is_empty() {
+            return Ok((self.push(path, opts)?, Vec::new()));
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::thread::scope(|s| {
+            let handles: Vec<_> = candidates
+                .iter()
+                .map(|name| {
+                    let p = dir.join(name);
+                    s.spawn(move || self.push(&p, opts))
+                })
+                .collect();
+            let own = self.push(path, opts);
+            let mut pushed = Vec::new();
+            for (name, h) in candidates.iter().zip(handles) {
+                match h.join() {
+                    Ok(Ok(o)) if o.stored => pushed.push(name.clone()),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::debug!("pushing {name} ahead failed: {e}"),
+                    Err(_) => tracing::debug!("pushing {name} ahead panicked"),
+                }
+            }
+            Ok((own?, pushed))
+        })
+    }
+
     /// Resolves the system identifier for fetching: explicit, else the data directory's
     /// `global/pg_control` (restore_command runs in the data directory), else the binding.
     pub fn resolve_sysid(&self, explicit: Option<u64>, cluster: &str) -> Result<u64> {
@@ -698,6 +741,37 @@ impl WalArchive {
             std::thread::sleep(Duration::from_millis(250));
         }
     }
+}
+
+/// Up to `n` segment names after `path`'s that have a `.ready` status file, oldest first.
+fn ready_after(path: &Path, n: usize) -> Vec<String> {
+    let Some(name) = path.file_name().and_then(|f| f.to_str()) else {
+        return Vec::new();
+    };
+    let Some(me) = parse_wal_file_name(name, 16 << 20) else {
+        return Vec::new();
+    };
+    if me.kind != WalFileKind::Segment {
+        return Vec::new();
+    }
+    let status = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("archive_status");
+    let Ok(rd) = std::fs::read_dir(status) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = rd
+        .flatten()
+        .filter_map(|e| {
+            let f = e.file_name().to_str()?.strip_suffix(".ready")?.to_string();
+            let w = parse_wal_file_name(&f, 16 << 20)?;
+            (w.kind == WalFileKind::Segment && w.tli == me.tli && w.name > me.name).then_some(f)
+        })
+        .collect();
+    names.sort();
+    names.truncate(n);
+    names
 }
 
 fn check_binding(b: Binding, cluster: &str, sysid: u64, seg_size: u64) -> Result<Binding> {
@@ -878,6 +952,31 @@ mod tests {
         let obj = encode_object(&k, "x", &data, 1);
         assert_eq!(ObjectHeader::decode(&obj, "x").unwrap().compression, 0);
         assert_eq!(decode_object(&k, "x", &obj).unwrap().1, data);
+    }
+
+    #[test]
+    fn ready_segments_after_the_current_one() {
+        let d = tempfile::tempdir().unwrap();
+        let st = d.path().join("archive_status");
+        std::fs::create_dir(&st).unwrap();
+        for n in [
+            "000000010000000000000003.ready",
+            "000000010000000000000005.ready",
+            "000000010000000000000006.ready",
+            "000000010000000000000007.ready",
+            "000000010000000000000004.done",
+            "000000020000000000000009.ready",
+            "00000002.history.ready",
+        ] {
+            std::fs::write(st.join(n), b"").unwrap();
+        }
+        let me = d.path().join("000000010000000000000004");
+        assert_eq!(
+            ready_after(&me, 2),
+            vec!["000000010000000000000005", "000000010000000000000006"]
+        );
+        assert!(ready_after(&d.path().join("00000002.history"), 2).is_empty());
+        assert!(ready_after(&d.path().join("x").join("000000010000000000000004"), 2).is_empty());
     }
 
     #[test]
