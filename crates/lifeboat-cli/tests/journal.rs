@@ -123,6 +123,16 @@ fn flipped_byte_is_named_by_sequence_number() {
         .failure()
         .stdout(contains("record 3: unreadable"))
         .stdout(contains("first broken link: record 3"));
+    // check reports it too (a flipped byte in any repository object).
+    let report = env.json_fail(&["check"]);
+    assert!(
+        report["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.as_str().unwrap().starts_with("journal record 3:")),
+        "{report}"
+    );
 }
 
 #[test]

@@ -291,6 +291,7 @@ pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
         .affected
         .dedup_by(|a, b| a.snapshot == b.snapshot && a.path == b.path);
     crate::retention_layer::check_retention(repo, &index, &mut report)?;
+    crate::journal::check_into(repo, &mut report)?;
     for (key, info) in crate::lock::list_locks(repo)? {
         if info.as_ref().is_none_or(|i| i.is_stale()) {
             report.warnings.push(format!(

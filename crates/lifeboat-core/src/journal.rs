@@ -506,6 +506,24 @@ pub fn verify(journal: &Journal, saved: Option<&SavedHead>) -> Result<VerifyRepo
     Ok(report)
 }
 
+/// Check: adds every journal problem, and an unreadable mode record or identity, to `report`
+/// as errors (a flipped byte in any repository object is found by `check`).
+pub fn check_into(repo: &Repository, report: &mut crate::check::CheckReport) -> Result<()> {
+    let v = verify(&Journal::of(repo), None)?;
+    for p in v.problems {
+        report
+            .errors
+            .push(format!("journal record {}: {}", p.seq, p.message));
+    }
+    if let Err(e) = crate::mode::current_record(repo) {
+        report.errors.push(format!("mode: {e}"));
+    }
+    if let Some(e) = crate::writeonly::check_identity(repo)? {
+        report.errors.push(format!("write-only identity: {e}"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

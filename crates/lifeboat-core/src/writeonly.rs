@@ -213,21 +213,40 @@ pub fn load_identity(storage: &dyn ReadStorage, mut keys: MasterKeys) -> Result<
         Err(e) if e.is_not_found() => return Ok(keys),
         Err(e) => return Err(e.into()),
     };
-    let obj: IdentityObject = crate::util::open_json(
-        &identity_key(master),
-        IDENTITY_CONTEXT,
-        &bytes,
-        IDENTITY_KEY,
-    )?;
-    let identity: age::x25519::Identity = obj
-        .identity
-        .parse()
-        .map_err(|e| Error::corrupt(IDENTITY_KEY, format!("bad age identity: {e}")))?;
+    // A damaged identity must not lock full keys out of the data they wrote themselves: warn,
+    // and let reads of recipient-sealed data fail (check reports it).
+    let identity = match parse_identity(master, &bytes) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!("{e}; data written by write-only keys cannot be read");
+            return Ok(keys);
+        }
+    };
     keys.opener = Some(std::sync::Arc::new(IdentityOpener {
         identity,
         cache: Mutex::new(HashMap::new()),
     }));
     Ok(keys)
+}
+
+fn parse_identity(master: &Key, bytes: &[u8]) -> Result<age::x25519::Identity> {
+    let obj: IdentityObject =
+        crate::util::open_json(&identity_key(master), IDENTITY_CONTEXT, bytes, IDENTITY_KEY)?;
+    obj.identity
+        .parse()
+        .map_err(|e| Error::corrupt(IDENTITY_KEY, format!("bad age identity: {e}")))
+}
+
+/// Check: the identity object, when present, opens with the full key in use.
+pub fn check_identity(repo: &crate::Repository) -> Result<Option<String>> {
+    let Some(master) = repo.keys().master() else {
+        return Ok(None);
+    };
+    match repo.storage().read(IDENTITY_KEY) {
+        Ok(bytes) => Ok(parse_identity(master, &bytes).err().map(|e| e.to_string())),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Ok(Some(format!("{IDENTITY_KEY}: {e}"))),
+    }
 }
 
 /// The repository's recipient, creating the identity when there is none yet. Needs full keys.
