@@ -269,3 +269,41 @@ fn copy_local_to_s3_and_s3_to_local() {
         .assert()
         .success();
 }
+
+#[test]
+fn later_copies_do_not_reread_data_the_destination_has() {
+    let a = Env::new();
+    let b = Env::new();
+    let src = a.path("src");
+    write(&src.join("big.bin"), &pseudo_random(3 << 20, 21));
+    a.backup(&[&src]);
+    copy(&a, &b, &[]);
+    assert!(!b.objects("copymap").is_empty());
+    // Damage every data pack of the source: a copy that re-read the big file would fail.
+    for pack in a.objects("data") {
+        let mut bytes = std::fs::read(&pack).unwrap();
+        if bytes.len() > 1 << 20 {
+            let i = bytes.len() / 2;
+            bytes[i] ^= 0xff;
+            std::fs::write(&pack, bytes).unwrap();
+        }
+    }
+    write(&src.join("new.txt"), b"only this is new");
+    a.backup(&[&src]);
+    let r = copy(&a, &b, &["latest"]);
+    assert_eq!(r["snapshots"][0]["skipped"], false, "{r}");
+    b.cmd().args(["check", "--read-data"]).assert().success();
+    b.cmd()
+        .args(["restore", "latest", "--target"])
+        .arg(b.path("out"))
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(restored(&b.path("out"), &src).join("new.txt")).unwrap(),
+        b"only this is new"
+    );
+    assert_eq!(
+        std::fs::read(restored(&b.path("out"), &src).join("big.bin")).unwrap(),
+        pseudo_random(3 << 20, 21)
+    );
+}

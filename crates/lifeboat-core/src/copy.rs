@@ -7,6 +7,10 @@
 //! they are rewritten depth-first with the translated ids; an id map shared by all snapshots of
 //! one run avoids translating a subtree twice.
 //!
+//! The translations of data blobs are kept in the destination (`copymap/<source repository
+//! id>/...`, under the destination's metadata key, written after the snapshot using them), so a
+//! later copy of a mostly unchanged snapshot reads only trees and new data from the source.
+//!
 //! Each copied snapshot records `extra.copied_from = <source snapshot id>`. A source snapshot
 //! whose id is already some destination snapshot's `copied_from` (or whose own `copied_from` is
 //! a destination snapshot, i.e. it was copied from there) is skipped, so copying twice never
@@ -79,6 +83,7 @@ struct Translator<'a, 'b> {
     src_index: &'a Index,
     saver: &'a BlobSaver<'b>,
     map: &'a mut HashMap<BlobId, BlobId>,
+    added: &'a mut Vec<(BlobId, BlobId)>,
 }
 
 impl Translator<'_, '_> {
@@ -100,6 +105,7 @@ impl Translator<'_, '_> {
             for (id, plain) in todo.iter().zip(read) {
                 let new = self.saver.save(BlobType::Data, plain?)?;
                 self.map.insert(*id, new);
+                self.added.push((*id, new));
             }
             out.extend(batch.iter().map(|id| self.map[id]));
         }
@@ -164,7 +170,7 @@ pub fn copy(
     }
 
     let mut report = CopyReport::default();
-    let mut map: HashMap<BlobId, BlobId> = HashMap::new();
+    let mut map = load_maps(src, dst, &dst_index)?;
     let mut ordered: Vec<&SnapshotEntry> = snapshots.iter().collect();
     ordered.sort_by(|a, b| {
         a.snapshot
@@ -193,12 +199,14 @@ pub fn copy(
             continue;
         }
         let saver = BlobSaver::new(dst, &dst_index, progress.clone());
+        let mut added = Vec::new();
         let tree = {
             let mut t = Translator {
                 src,
                 src_index: &src_index,
                 saver: &saver,
                 map: &mut map,
+                added: &mut added,
             };
             t.tree(&entry.snapshot.tree)
         };
@@ -231,6 +239,10 @@ pub fn copy(
         );
         let new_id = dst.save_snapshot(&snap)?;
         have.insert(entry.id.clone(), new_id.clone());
+        // Only now (blobs indexed, snapshot written) may the translations be reused later.
+        if let Err(e) = save_map(src, dst, &added) {
+            tracing::warn!("could not save the copy id map (the next copy re-reads more): {e}");
+        }
         dst_ids.insert(new_id.clone());
         report.snapshots.push(CopiedSnapshot {
             source: entry.id.clone(),
@@ -239,6 +251,85 @@ pub fn copy(
         });
     }
     Ok(report)
+}
+
+/// Key prefix of the id maps a copy leaves in the destination (per source repository).
+pub const COPYMAP_PREFIX: &str = "copymap/";
+const COPYMAP_CONTEXT: &[u8] = b"lifeboat copy map";
+
+/// Source blob id -> destination blob id, for blobs a copy stored (metadata envelope under the
+/// destination's metadata key, stored under `copymap/<source repository id>/<sha256>`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CopyMap {
+    source: String,
+    /// Concatenated pairs: 32-byte source id || 32-byte destination id.
+    #[serde(with = "crate::util::b64")]
+    pairs: Vec<u8>,
+}
+
+fn save_map(src: &Repository, dst: &Repository, added: &[(BlobId, BlobId)]) -> Result<()> {
+    if added.is_empty() {
+        return Ok(());
+    }
+    let mut pairs = Vec::with_capacity(added.len() * 64);
+    for (s, d) in added {
+        pairs.extend_from_slice(&s.0);
+        pairs.extend_from_slice(&d.0);
+    }
+    let map = CopyMap {
+        source: src.config().id.clone(),
+        pairs,
+    };
+    let bytes = crate::util::seal_json(&dst.keys().meta_key, COPYMAP_CONTEXT, &map);
+    let key = format!(
+        "{COPYMAP_PREFIX}{}/{}",
+        src.config().id,
+        crate::crypto::sha256_hex(&bytes)
+    );
+    dst.storage()
+        .write(&key, &bytes, &lifeboat_storage::WriteOptions::default())?;
+    Ok(())
+}
+
+/// The data-blob translations earlier copies from `src` left in `dst`, restricted to blobs the
+/// destination still has: later copies then read only trees and new data from the source.
+fn load_maps(
+    src: &Repository,
+    dst: &Repository,
+    dst_index: &Index,
+) -> Result<HashMap<BlobId, BlobId>> {
+    let prefix = format!("{COPYMAP_PREFIX}{}/", src.config().id);
+    let keys: Vec<String> = dst
+        .storage()
+        .list(&prefix)?
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    let read = parallel_map(&keys, 8, |k| -> Result<CopyMap> {
+        let bytes = dst.storage().read(k)?;
+        crate::util::open_json(&dst.keys().meta_key, COPYMAP_CONTEXT, &bytes, k)
+    });
+    let mut map = HashMap::new();
+    for (k, m) in keys.iter().zip(read) {
+        let m = match m {
+            Ok(m) if m.source == src.config().id => m,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!("ignoring copy map {k}: {e}");
+                continue;
+            }
+        };
+        for pair in m.pairs.chunks_exact(64) {
+            let s = BlobId(pair[..32].try_into().expect("32 bytes"));
+            let d = BlobId(pair[32..].try_into().expect("32 bytes"));
+            // Data blobs only: trees are small and re-translated (and deduplicated), so a tree
+            // whose children a prune removed can never be taken for complete.
+            if dst_index.get(&d).is_some_and(|l| l.kind == BlobType::Data) {
+                map.insert(s, d);
+            }
+        }
+    }
+    Ok(map)
 }
 
 fn stopped(entry: &SnapshotEntry, dst: &Repository, e: Error) -> Error {

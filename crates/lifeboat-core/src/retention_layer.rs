@@ -621,6 +621,8 @@ pub fn check_retention(
         "snapshots/",
         "journal/",
         "mode/",
+        "writeonly/",
+        "copymap/",
     ] {
         keys.extend(storage.list(prefix)?.into_iter().map(|o| o.key));
     }
