@@ -1,5 +1,5 @@
 //! `lifeboat copy` through the real binary: local to local with another password (re-encrypted,
-//! deduplicated, never duplicated), a damaged source, and local <-> S3 (moto).
+//! deduplicated, never duplicated), a damaged source, and local -> S3 -> S3 -> local (moto).
 
 mod common;
 mod moto;
@@ -246,6 +246,28 @@ fn copy_local_to_s3_and_s3_to_local() {
     check
         .args(["-r", &s3, "check", "--read-data"])
         .env("LIFEBOAT_PASSWORD", "s3 password")
+        .assert()
+        .success();
+    // S3 -> S3 (another bucket: the third provider of a replication chain).
+    moto.bucket("third", false);
+    let s3b = moto.repo("third", "r");
+    let mut init = with_s3(a.cmd());
+    init.args(["-r", &s3b, "init"])
+        .env("LIFEBOAT_PASSWORD", "third password")
+        .assert()
+        .success();
+    let mut chain = with_s3(a.cmd());
+    chain
+        .args(["-r", &s3, "copy", "--to", &s3b])
+        .env("LIFEBOAT_PASSWORD", "s3 password")
+        .env("LIFEBOAT_TO_PASSWORD", "third password")
+        .assert()
+        .success()
+        .stdout(contains("copied 1 snapshots"));
+    let mut check = with_s3(a.cmd());
+    check
+        .args(["-r", &s3b, "check", "--read-data"])
+        .env("LIFEBOAT_PASSWORD", "third password")
         .assert()
         .success();
     // S3 -> a new local repository, then restore from it.
