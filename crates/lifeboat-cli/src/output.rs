@@ -300,7 +300,12 @@ pub fn prune_report(r: &PruneReport, json_out: bool) {
         human_bytes(r.bytes_freed)
     );
     if !r.retained.is_empty() {
-        let last = r.retained.iter().map(|o| o.until.as_str()).max().unwrap_or("");
+        let last = r
+            .retained
+            .iter()
+            .map(|o| o.until.as_str())
+            .max()
+            .unwrap_or("");
         println!(
             "{} objects are under object-lock retention and were kept (still indexed); a prune after {last} removes them:",
             r.retained.len()

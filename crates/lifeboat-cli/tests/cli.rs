@@ -19,8 +19,16 @@ fn sample_tree(root: &Path) {
     std::os::unix::fs::symlink("a.txt", root.join("link")).unwrap();
     std::os::unix::fs::symlink("/nonexistent/target", root.join("dangling")).unwrap();
     std::fs::set_permissions(root.join("a.txt"), std::fs::Permissions::from_mode(0o640)).unwrap();
-    std::fs::set_permissions(root.join("sub/deeper"), std::fs::Permissions::from_mode(0o700)).unwrap();
-    filetime::set_file_mtime(root.join("sub/big.bin"), filetime::FileTime::from_unix_time(1_600_000_000, 123_456_789)).unwrap();
+    std::fs::set_permissions(
+        root.join("sub/deeper"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    filetime::set_file_mtime(
+        root.join("sub/big.bin"),
+        filetime::FileTime::from_unix_time(1_600_000_000, 123_456_789),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -30,9 +38,17 @@ fn backup_restore_round_trip_preserves_names_modes_times_links() {
     sample_tree(&src);
     let id = env.backup(&[&src]);
     let target = env.path("restore");
-    env.cmd().args(["restore", &id[..10], "--target"]).arg(&target).assert().success();
+    env.cmd()
+        .args(["restore", &id[..10], "--target"])
+        .arg(&target)
+        .assert()
+        .success();
     assert_same_tree(&src, &restored(&target, &src));
-    env.cmd().args(["check", "--read-data"]).assert().success().stdout(predicate::str::contains("no errors"));
+    env.cmd()
+        .args(["check", "--read-data"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("no errors"));
 }
 
 #[test]
@@ -81,10 +97,17 @@ fn ls_json_lines_and_snapshots_json_are_stable() {
     let env = Env::new();
     let src = env.path("src");
     sample_tree(&src);
-    env.cmd().args(["backup", "--tag", "daily", "--host", "web1"]).arg(&src).assert().success();
+    env.cmd()
+        .args(["backup", "--tag", "daily", "--host", "web1"])
+        .arg(&src)
+        .assert()
+        .success();
     let snaps = env.json(&["snapshots"]);
     let s = &snaps[0];
-    for field in ["id", "short_id", "time", "hostname", "username", "source", "paths", "tags", "tree", "summary"] {
+    for field in [
+        "id", "short_id", "time", "hostname", "username", "source", "paths", "tags", "tree",
+        "summary",
+    ] {
         assert!(s.get(field).is_some(), "missing {field} in {s}");
     }
     assert_eq!(s["hostname"], "web1");
@@ -93,9 +116,18 @@ fn ls_json_lines_and_snapshots_json_are_stable() {
     let filtered = env.json(&["snapshots", "--tag", "nope"]);
     assert_eq!(filtered.as_array().unwrap().len(), 0);
     let out = env.cmd().args(["ls", "latest", "--json"]).output().unwrap();
-    let lines: Vec<serde_json::Value> = out.stdout.split(|c| *c == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
-    assert!(lines.iter().any(|l| l["type"] == "symlink" && l["link_target"] == "a.txt"));
-    assert!(lines.iter().any(|l| l["type"] == "dir" && l["path"].as_str().unwrap().ends_with("/empty")));
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .split(|c| *c == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert!(lines
+        .iter()
+        .any(|l| l["type"] == "symlink" && l["link_target"] == "a.txt"));
+    assert!(lines
+        .iter()
+        .any(|l| l["type"] == "dir" && l["path"].as_str().unwrap().ends_with("/empty")));
 }
 
 #[test]
@@ -112,14 +144,25 @@ fn stdin_backup_records_size_and_sha256_and_dump_verifies() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stream"]["size"], 500_000);
     use sha2::Digest;
-    assert_eq!(v["stream"]["sha256"], hex::encode(sha2::Sha256::digest(&data)));
+    assert_eq!(
+        v["stream"]["sha256"],
+        hex::encode(sha2::Sha256::digest(&data))
+    );
     let dumped = env.cmd().args(["dump", "latest"]).output().unwrap();
     assert!(dumped.status.success());
     assert_eq!(dumped.stdout, data);
-    let dumped = env.cmd().args(["dump", "latest", "db.sql"]).output().unwrap();
+    let dumped = env
+        .cmd()
+        .args(["dump", "latest", "db.sql"])
+        .output()
+        .unwrap();
     assert_eq!(dumped.stdout, data);
     let target = env.path("r");
-    env.cmd().args(["restore", "latest", "--target"]).arg(&target).assert().success();
+    env.cmd()
+        .args(["restore", "latest", "--target"])
+        .arg(&target)
+        .assert()
+        .success();
     assert_eq!(std::fs::read(target.join("db.sql")).unwrap(), data);
 }
 
@@ -127,28 +170,60 @@ fn stdin_backup_records_size_and_sha256_and_dump_verifies() {
 fn failing_stdin_command_records_nothing_and_reports_stderr_tail() {
     let env = Env::new();
     env.cmd()
-        .args(["backup", "--stdin-name", "dump.sql", "--stdin-from-command", "--", "sh", "-c"])
+        .args([
+            "backup",
+            "--stdin-name",
+            "dump.sql",
+            "--stdin-from-command",
+            "--",
+            "sh",
+            "-c",
+        ])
         .arg("head -c 200000 /dev/zero; echo 'pg_dump: error: connection lost' >&2; exit 2")
         .assert()
         .failure()
         .stderr(predicate::str::contains("exited with status 2"))
         .stderr(predicate::str::contains("connection lost"));
     let snaps = env.json(&["snapshots"]);
-    assert_eq!(snaps.as_array().unwrap().len(), 0, "a failed dump must not be recorded");
+    assert_eq!(
+        snaps.as_array().unwrap().len(),
+        0,
+        "a failed dump must not be recorded"
+    );
     env.cmd().args(["check"]).assert().success();
     // And a command that succeeds is recorded.
     env.cmd()
-        .args(["backup", "--stdin-name", "ok.txt", "--stdin-from-command", "--", "echo", "fine"])
+        .args([
+            "backup",
+            "--stdin-name",
+            "ok.txt",
+            "--stdin-from-command",
+            "--",
+            "echo",
+            "fine",
+        ])
         .assert()
         .success();
-    assert_eq!(env.cmd().args(["dump", "latest"]).output().unwrap().stdout, b"fine\n");
+    assert_eq!(
+        env.cmd().args(["dump", "latest"]).output().unwrap().stdout,
+        b"fine\n"
+    );
 }
 
 #[test]
 fn killed_stdin_command_records_nothing() {
     let env = Env::new();
     env.cmd()
-        .args(["backup", "--stdin-name", "d", "--stdin-from-command", "--", "sh", "-c", "echo data; kill -9 $$"])
+        .args([
+            "backup",
+            "--stdin-name",
+            "d",
+            "--stdin-from-command",
+            "--",
+            "sh",
+            "-c",
+            "echo data; kill -9 $$",
+        ])
         .assert()
         .failure()
         .stderr(predicate::str::contains("killed by a signal"));
@@ -158,14 +233,45 @@ fn killed_stdin_command_records_nothing() {
 #[test]
 fn bad_input_errors_are_clear() {
     let env = Env::uninit();
-    env.cmd().arg("snapshots").assert().code(10).stderr(predicate::str::contains("not a lifeboat repository"));
+    env.cmd()
+        .arg("snapshots")
+        .assert()
+        .code(10)
+        .stderr(predicate::str::contains("not a lifeboat repository"));
     env.cmd().arg("init").assert().success();
-    env.cmd().arg("init").assert().failure().stderr(predicate::str::contains("already exists"));
-    env.cmd().env("LIFEBOAT_PASSWORD", "wrong").arg("snapshots").assert().code(12).stderr(predicate::str::contains("wrong password"));
-    env.cmd().env_remove("LIFEBOAT_PASSWORD").arg("snapshots").assert().failure().stderr(predicate::str::contains("no password given"));
-    env.cmd().args(["restore", "deadbeef", "--target", "/tmp/x"]).assert().failure().stderr(predicate::str::contains("no snapshot matches"));
-    env.cmd().args(["backup"]).arg(env.path("does-not-exist")).assert().failure().stderr(predicate::str::contains("does-not-exist"));
-    env.cmd().args(["forget"]).assert().failure().stderr(predicate::str::contains("no policy"));
+    env.cmd()
+        .arg("init")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("already exists"));
+    env.cmd()
+        .env("LIFEBOAT_PASSWORD", "wrong")
+        .arg("snapshots")
+        .assert()
+        .code(12)
+        .stderr(predicate::str::contains("wrong password"));
+    env.cmd()
+        .env_remove("LIFEBOAT_PASSWORD")
+        .arg("snapshots")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no password given"));
+    env.cmd()
+        .args(["restore", "deadbeef", "--target", "/tmp/x"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no snapshot matches"));
+    env.cmd()
+        .args(["backup"])
+        .arg(env.path("does-not-exist"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("does-not-exist"));
+    env.cmd()
+        .args(["forget"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no policy"));
 }
 
 #[test]
@@ -180,8 +286,15 @@ fn ambiguous_snapshot_prefix_is_refused() {
     }
     // With 40 snapshots some share a first hex digit.
     let first: Vec<char> = ids.iter().map(|i| i.chars().next().unwrap()).collect();
-    let dup = first.iter().find(|c| first.iter().filter(|d| d == c).count() > 1).unwrap();
-    env.cmd().args(["ls", &dup.to_string()]).assert().failure().stderr(predicate::str::contains("ambiguous"));
+    let dup = first
+        .iter()
+        .find(|c| first.iter().filter(|d| d == c).count() > 1)
+        .unwrap();
+    env.cmd()
+        .args(["ls", &dup.to_string()])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("ambiguous"));
     env.cmd().args(["ls", &ids[3]]).assert().success();
 }
 
@@ -193,12 +306,25 @@ fn restore_refuses_non_empty_target_and_include_restores_subset() {
     env.backup(&[&src]);
     let target = env.path("t");
     write(&target.join("existing"), b"keep");
-    env.cmd().args(["restore", "latest", "--target"]).arg(&target).assert().failure().stderr(predicate::str::contains("not empty"));
-    env.cmd().args(["restore", "latest", "--overwrite", "--target"]).arg(&target).assert().success();
+    env.cmd()
+        .args(["restore", "latest", "--target"])
+        .arg(&target)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("not empty"));
+    env.cmd()
+        .args(["restore", "latest", "--overwrite", "--target"])
+        .arg(&target)
+        .assert()
+        .success();
     assert_same_tree(&src, &restored(&target, &src));
     let t2 = env.path("t2");
     let inc = format!("{}/sub", src.display());
-    env.cmd().args(["restore", "latest", "--include", &inc, "--target"]).arg(&t2).assert().success();
+    env.cmd()
+        .args(["restore", "latest", "--include", &inc, "--target"])
+        .arg(&t2)
+        .assert()
+        .success();
     let r = restored(&t2, &src);
     assert!(r.join("sub/big.bin").exists());
     assert!(!r.join("a.txt").exists());
@@ -215,30 +341,78 @@ fn forget_policy_and_prune_reclaim_space() {
     let before = env.json(&["stats"]);
     let out = env.json(&["forget", "--keep-last", "2", "--dry-run"]);
     assert_eq!(out["removed"].as_array().unwrap().len(), 2);
-    assert_eq!(env.json(&["snapshots"]).as_array().unwrap().len(), 4, "dry run removes nothing");
-    env.cmd().args(["forget", "--keep-last", "2", "--prune"]).assert().success();
+    assert_eq!(
+        env.json(&["snapshots"]).as_array().unwrap().len(),
+        4,
+        "dry run removes nothing"
+    );
+    env.cmd()
+        .args(["forget", "--keep-last", "2", "--prune"])
+        .assert()
+        .success();
     assert_eq!(env.json(&["snapshots"]).as_array().unwrap().len(), 2);
     let after = env.json(&["stats"]);
-    assert!(after["packs_size"].as_u64().unwrap() < before["packs_size"].as_u64().unwrap() * 3 / 4, "{before} {after}");
+    assert!(
+        after["packs_size"].as_u64().unwrap() < before["packs_size"].as_u64().unwrap() * 3 / 4,
+        "{before} {after}"
+    );
     env.cmd().args(["check", "--read-data"]).assert().success();
     let t = env.path("t");
-    env.cmd().args(["restore", "latest", "--target"]).arg(&t).assert().success();
-    assert_eq!(std::fs::read(restored(&t, &src).join("data")).unwrap(), pseudo_random(400_000, 3));
+    env.cmd()
+        .args(["restore", "latest", "--target"])
+        .arg(&t)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(restored(&t, &src).join("data")).unwrap(),
+        pseudo_random(400_000, 3)
+    );
 }
 
 #[test]
 fn key_add_list_remove_passwd() {
     let env = Env::new();
-    env.cmd().args(["key", "add"]).env("LIFEBOAT_NEW_PASSWORD", "second").assert().success();
+    env.cmd()
+        .args(["key", "add"])
+        .env("LIFEBOAT_NEW_PASSWORD", "second")
+        .assert()
+        .success();
     let keys = env.json(&["key", "list"]);
     assert_eq!(keys.as_array().unwrap().len(), 2);
-    env.cmd().env("LIFEBOAT_PASSWORD", "second").arg("snapshots").assert().success();
-    let other = keys.as_array().unwrap().iter().find(|k| k["current"] == false).unwrap()["id"].as_str().unwrap().to_string();
-    env.cmd().args(["key", "remove", &other[..8]]).assert().success();
-    env.cmd().env("LIFEBOAT_PASSWORD", "second").arg("snapshots").assert().code(12);
-    env.cmd().args(["key", "passwd"]).env("LIFEBOAT_NEW_PASSWORD", "third").assert().success();
+    env.cmd()
+        .env("LIFEBOAT_PASSWORD", "second")
+        .arg("snapshots")
+        .assert()
+        .success();
+    let other = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.cmd()
+        .args(["key", "remove", &other[..8]])
+        .assert()
+        .success();
+    env.cmd()
+        .env("LIFEBOAT_PASSWORD", "second")
+        .arg("snapshots")
+        .assert()
+        .code(12);
+    env.cmd()
+        .args(["key", "passwd"])
+        .env("LIFEBOAT_NEW_PASSWORD", "third")
+        .assert()
+        .success();
     env.cmd().arg("snapshots").assert().code(12);
-    env.cmd().env("LIFEBOAT_PASSWORD", "third").arg("snapshots").assert().success();
+    env.cmd()
+        .env("LIFEBOAT_PASSWORD", "third")
+        .arg("snapshots")
+        .assert()
+        .success();
 }
 
 #[test]
@@ -246,10 +420,20 @@ fn password_file_and_command_are_accepted() {
     let env = Env::new();
     let pf = env.path("pw");
     std::fs::write(&pf, format!("{}\n", env.password)).unwrap();
-    env.cmd().env_remove("LIFEBOAT_PASSWORD").arg("--password-file").arg(&pf).arg("snapshots").assert().success();
     env.cmd()
         .env_remove("LIFEBOAT_PASSWORD")
-        .args(["--password-command", &format!("echo '{}'", env.password), "snapshots"])
+        .arg("--password-file")
+        .arg(&pf)
+        .arg("snapshots")
+        .assert()
+        .success();
+    env.cmd()
+        .env_remove("LIFEBOAT_PASSWORD")
+        .args([
+            "--password-command",
+            &format!("echo '{}'", env.password),
+            "snapshots",
+        ])
         .assert()
         .success();
 }
@@ -258,12 +442,19 @@ fn password_file_and_command_are_accepted() {
 fn file_names_are_not_readable_in_the_repository() {
     let env = Env::new();
     let src = env.path("src");
-    write(&src.join("secret-name-marker.txt"), b"secret-content-marker");
+    write(
+        &src.join("secret-name-marker.txt"),
+        b"secret-content-marker",
+    );
     env.backup(&[&src]);
     for f in env.objects("") {
         let bytes = std::fs::read(&f).unwrap();
         for needle in [&b"secret-name-marker"[..], b"secret-content-marker"] {
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{} leaks plaintext", f.display());
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} leaks plaintext",
+                f.display()
+            );
         }
     }
 }
@@ -274,7 +465,11 @@ fn unreadable_files_are_skipped_with_exit_code_3() {
     let src = env.path("src");
     write(&src.join("ok.txt"), b"fine");
     write(&src.join("locked.txt"), b"secret");
-    std::fs::set_permissions(src.join("locked.txt"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(
+        src.join("locked.txt"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
     // Root reads everything: run as nobody in that case.
     let mut cmd = if unsafe { libc_geteuid() } == 0 {
         for p in [env.dir.path(), &src, &env.repo] {
@@ -282,7 +477,8 @@ fn unreadable_files_are_skipped_with_exit_code_3() {
         }
         chown_recursive(&env.repo, 65534);
         let mut c = std::process::Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(assert_cmd::cargo::cargo_bin("lifeboat"));
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(assert_cmd::cargo::cargo_bin("lifeboat"));
         assert_cmd::Command::from_std(c)
     } else {
         assert_cmd::Command::cargo_bin("lifeboat").unwrap()
@@ -298,7 +494,10 @@ fn unreadable_files_are_skipped_with_exit_code_3() {
         .stderr(predicate::str::contains("locked.txt"));
     let ls = env.cmd().args(["ls", "latest"]).output().unwrap();
     let text = String::from_utf8_lossy(&ls.stdout);
-    assert!(text.contains("ok.txt") && !text.contains("locked.txt"), "{text}");
+    assert!(
+        text.contains("ok.txt") && !text.contains("locked.txt"),
+        "{text}"
+    );
 }
 
 extern "C" {
@@ -307,7 +506,11 @@ extern "C" {
 }
 
 fn chown_recursive(p: &Path, uid: u32) {
-    std::process::Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(p).status().unwrap();
+    std::process::Command::new("chown")
+        .args(["-R", &format!("{uid}:{uid}")])
+        .arg(p)
+        .status()
+        .unwrap();
 }
 
 #[test]
@@ -317,7 +520,10 @@ fn full_disk_mid_backup_writes_no_snapshot_and_repository_stays_valid() {
     sample_tree(&src);
     env.backup(&[&src]);
     for i in 0..6 {
-        write(&src.join(format!("more/{i}")), &pseudo_random(2_000_000, 100 + i));
+        write(
+            &src.join(format!("more/{i}")),
+            &pseudo_random(2_000_000, 100 + i),
+        );
     }
     env.cmd()
         .args(["init", "--pack-size-mib", "1"])
@@ -334,12 +540,30 @@ fn full_disk_mid_backup_writes_no_snapshot_and_repository_stays_valid() {
         .failure()
         .stderr(predicate::str::contains("no space"));
     assert_eq!(
-        env.cmd().env("LIFEBOAT_REPOSITORY", &repo2).args(["snapshots", "--json"]).output().unwrap().stdout,
+        env.cmd()
+            .env("LIFEBOAT_REPOSITORY", &repo2)
+            .args(["snapshots", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
         b"[]\n"
     );
-    env.cmd().env("LIFEBOAT_REPOSITORY", &repo2).arg("check").assert().success();
-    env.cmd().env("LIFEBOAT_REPOSITORY", &repo2).arg("backup").arg(&src).assert().success();
-    env.cmd().env("LIFEBOAT_REPOSITORY", &repo2).args(["check", "--read-data"]).assert().success();
+    env.cmd()
+        .env("LIFEBOAT_REPOSITORY", &repo2)
+        .arg("check")
+        .assert()
+        .success();
+    env.cmd()
+        .env("LIFEBOAT_REPOSITORY", &repo2)
+        .arg("backup")
+        .arg(&src)
+        .assert()
+        .success();
+    env.cmd()
+        .env("LIFEBOAT_REPOSITORY", &repo2)
+        .args(["check", "--read-data"])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -355,12 +579,19 @@ fn unwritable_repository_gives_clear_error() {
             .arg(&src)
             .assert()
             .failure()
-            .stderr(predicate::str::contains("permission denied").or(predicate::str::contains("Permission")));
+            .stderr(
+                predicate::str::contains("permission denied")
+                    .or(predicate::str::contains("Permission")),
+            );
         return;
     }
     let env = Env::new();
     let src = env.path("src");
     write(&src.join("f"), b"x");
-    std::fs::set_permissions(env.repo.join("data"), std::fs::Permissions::from_mode(0o500)).ok();
+    std::fs::set_permissions(
+        env.repo.join("data"),
+        std::fs::Permissions::from_mode(0o500),
+    )
+    .ok();
     env.cmd().arg("backup").arg(&src).assert().failure();
 }

@@ -101,13 +101,16 @@ fn compress(plaintext: &[u8], level: i32) -> Option<Vec<u8>> {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().map(|(l, _)| *l) != Some(level) {
             let mut enc = zstd::stream::raw::Encoder::new(level).ok()?;
-            enc.set_parameter(zstd::zstd_safe::CParameter::ContentSizeFlag(false)).ok()?;
-            enc.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(false)).ok()?;
+            enc.set_parameter(zstd::zstd_safe::CParameter::ContentSizeFlag(false))
+                .ok()?;
+            enc.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(false))
+                .ok()?;
             *slot = Some((level, enc));
         }
         let (_, enc) = slot.as_mut()?;
         enc.reinit().ok()?;
-        let mut out: Vec<u8> = Vec::with_capacity(zstd::zstd_safe::compress_bound(plaintext.len()) + 64);
+        let mut out: Vec<u8> =
+            Vec::with_capacity(zstd::zstd_safe::compress_bound(plaintext.len()) + 64);
         {
             let mut ob = OutBuffer::around(&mut out);
             let mut ib = InBuffer::around(plaintext);

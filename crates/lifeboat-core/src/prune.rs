@@ -154,8 +154,16 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
     }
     let indexed: HashSet<&str> = index.packs.iter().map(|p| p.id.as_str()).collect();
     let stored_packs = repo.storage().list("data/")?;
-    let stored: HashSet<&str> = stored_packs.iter().filter_map(|o| o.key.rsplit('/').next()).collect();
-    if let Some(missing) = keep.iter().map(|p| p.id.as_str()).chain(repack.iter().map(|(id, _)| id.as_str())).find(|id| !stored.contains(id)) {
+    let stored: HashSet<&str> = stored_packs
+        .iter()
+        .filter_map(|o| o.key.rsplit('/').next())
+        .collect();
+    if let Some(missing) = keep
+        .iter()
+        .map(|p| p.id.as_str())
+        .chain(repack.iter().map(|(id, _)| id.as_str()))
+        .find(|id| !stored.contains(id))
+    {
         return Err(Error::corrupt(
             format!("pack {missing}"),
             "it holds data of existing snapshots but is missing from storage; prune changes nothing until `lifeboat check` passes",

@@ -19,6 +19,44 @@ pub struct Repository {
     config: Config,
     keys: MasterKeys,
     key_id: String,
+    tree_packs: TreePackCache,
+}
+
+/// Whole tree packs kept in memory while a command runs: directory listings are read many
+/// times (change detection, restore planning, `ls`, `check`) and live together in small packs,
+/// so one read per pack replaces one request per directory (which matters most on S3).
+#[derive(Debug, Default)]
+struct TreePackCache {
+    /// Bytes cached, and the packs by id.
+    packs: std::sync::Mutex<(usize, CachedPacks)>,
+}
+
+type CachedPacks = std::collections::HashMap<String, std::sync::Arc<Vec<u8>>>;
+
+/// Tree packs larger than this are read by range instead of cached whole.
+const TREE_PACK_CACHE_MAX_PACK: u64 = 32 << 20;
+/// Total bytes of tree packs cached per process.
+const TREE_PACK_CACHE_BUDGET: usize = 128 << 20;
+
+impl TreePackCache {
+    fn get_or_load(
+        &self,
+        storage: &Storage,
+        pack: &str,
+    ) -> lifeboat_storage::Result<std::sync::Arc<Vec<u8>>> {
+        if let Some(p) = self.packs.lock().expect("tree cache").1.get(pack) {
+            return Ok(p.clone());
+        }
+        let bytes = std::sync::Arc::new(storage.read(&pack_key(pack))?);
+        let mut guard = self.packs.lock().expect("tree cache");
+        if guard.0 + bytes.len() > TREE_PACK_CACHE_BUDGET {
+            guard.1.clear();
+            guard.0 = 0;
+        }
+        guard.0 += bytes.len();
+        guard.1.insert(pack.to_string(), bytes.clone());
+        Ok(bytes)
+    }
 }
 
 /// A key file's public description (`key list`).
@@ -114,6 +152,7 @@ impl Repository {
             config,
             keys,
             key_id,
+            tree_packs: TreePackCache::default(),
         })
     }
 
@@ -173,6 +212,7 @@ impl Repository {
                     config,
                     keys,
                     key_id: id,
+                    tree_packs: TreePackCache::default(),
                 });
             }
         }
@@ -371,16 +411,36 @@ impl Repository {
             referenced_by: "a tree or snapshot".into(),
         })?;
         let pack = index.pack_id(loc);
-        let stored = self
-            .storage
-            .read_range(&pack_key(pack), loc.offset as u64, loc.length as u64)
-            .map_err(|e| match e.kind {
-                ErrorKind::NotFound | ErrorKind::ShortRead => Error::corrupt(
-                    format!("pack {pack}"),
-                    format!("cannot read blob {}: {e}", id.to_hex()),
-                ),
-                _ => Error::Storage(e),
-            })?;
+        let info = &index.packs[loc.pack as usize];
+        let stored = if info.tree_only && info.size <= TREE_PACK_CACHE_MAX_PACK {
+            self.tree_packs
+                .get_or_load(&self.storage, pack)
+                .and_then(|bytes| {
+                    let (start, end) = (
+                        loc.offset as usize,
+                        loc.offset as usize + loc.length as usize,
+                    );
+                    bytes.get(start..end).map(|b| b.to_vec()).ok_or_else(|| {
+                        lifeboat_storage::StorageError::new(
+                            ErrorKind::ShortRead,
+                            "read",
+                            self.storage.location(),
+                            pack_key(pack),
+                            "pack is shorter than its index entry",
+                        )
+                    })
+                })
+        } else {
+            self.storage
+                .read_range(&pack_key(pack), loc.offset as u64, loc.length as u64)
+        }
+        .map_err(|e| match e.kind {
+            ErrorKind::NotFound | ErrorKind::ShortRead => Error::corrupt(
+                format!("pack {pack}"),
+                format!("cannot read blob {}: {e}", id.to_hex()),
+            ),
+            _ => Error::Storage(e),
+        })?;
         blob::decode(
             &self.keys,
             id,
@@ -420,7 +480,9 @@ impl Repository {
 
     /// Reads one snapshot by full id.
     pub fn read_snapshot(&self, id: &str) -> Result<Snapshot> {
-        self.require_full_key("read snapshots (snapshots, restore, dump, ls, forget, prune, check)")?;
+        self.require_full_key(
+            "read snapshots (snapshots, restore, dump, ls, forget, prune, check)",
+        )?;
         let key = format!("snapshots/{id}");
         let bytes = self.storage.read(&key)?;
         if sha256_hex(&bytes) != id {
@@ -444,7 +506,9 @@ impl Repository {
 
     /// Reads every snapshot, oldest first.
     pub fn snapshots(&self) -> Result<Vec<SnapshotEntry>> {
-        self.require_full_key("read snapshots (snapshots, restore, dump, ls, forget, prune, check)")?;
+        self.require_full_key(
+            "read snapshots (snapshots, restore, dump, ls, forget, prune, check)",
+        )?;
         let ids = self.list_snapshot_ids()?;
         let read = parallel_map(&ids, 8, |id| self.read_snapshot(id));
         let mut out = Vec::with_capacity(ids.len());

@@ -403,11 +403,13 @@ pub fn dump(
         Some(p) => (find_node(repo, &index, snapshot, p)?, p.to_string()),
         None => match &snapshot.snapshot.stream {
             Some(s) => (find_node(repo, &index, snapshot, &s.name)?, s.name.clone()),
-            None => return Err(Error::Invalid(format!(
+            None => {
+                return Err(Error::Invalid(format!(
                 "snapshot {} holds files: give the path of a file to dump (see `lifeboat ls {}`)",
                 snapshot.short_id(),
                 snapshot.short_id()
-            ))),
+            )))
+            }
         },
     };
     if node.kind() != NodeKind::File {

@@ -169,10 +169,10 @@ proptest! {
         let tree = match tree { Entry::Dir(_) => tree, other => Entry::Dir(vec![("x".into(), other)]) };
         materialize(&src, &tree);
         let r = repo(&tmp.path().join("repo"));
-        let out = backup_paths(&r, &[src.clone()], &BackupOptions::default(), Arc::new(Progress::default())).unwrap();
+        let out = backup_paths(&r, std::slice::from_ref(&src), &BackupOptions::default(), Arc::new(Progress::default())).unwrap();
         // Twice: the second run reads nothing and adds no data (only ancestor trees such as
         // /tmp, whose metadata other processes change, may be new).
-        let again = backup_paths(&r, &[src.clone()], &BackupOptions::default(), Arc::new(Progress::default())).unwrap();
+        let again = backup_paths(&r, std::slice::from_ref(&src), &BackupOptions::default(), Arc::new(Progress::default())).unwrap();
         let s = again.snapshot.summary.as_ref().unwrap();
         prop_assert_eq!(s.bytes_read, 0);
         prop_assert_eq!(s.files_new + s.files_changed, 0);

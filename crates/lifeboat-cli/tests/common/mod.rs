@@ -62,7 +62,10 @@ impl Env {
     /// Runs `lifeboat ARGS --json`, expecting failure, and parses stdout.
     pub fn json_fail(&self, args: &[&str]) -> serde_json::Value {
         let out = self.cmd().args(args).arg("--json").output().expect("run");
-        assert!(!out.status.success(), "lifeboat {args:?} unexpectedly succeeded");
+        assert!(
+            !out.status.success(),
+            "lifeboat {args:?} unexpectedly succeeded"
+        );
         serde_json::from_slice(&out.stdout).expect("json output")
     }
 
@@ -71,7 +74,10 @@ impl Env {
         let mut args = vec!["backup".to_string()];
         args.extend(paths.iter().map(|p| p.display().to_string()));
         let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-        self.json(&a)["snapshot_id"].as_str().expect("id").to_string()
+        self.json(&a)["snapshot_id"]
+            .as_str()
+            .expect("id")
+            .to_string()
     }
 
     /// All objects under a repository directory.
@@ -100,7 +106,9 @@ pub fn write(path: &Path, data: &[u8]) {
 
 /// Deterministic pseudo-random bytes.
 pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -114,27 +122,60 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
 /// Compares two trees: names, types, contents, modes, mtimes, symlink targets.
 pub fn assert_same_tree(a: &Path, b: &Path) {
     use std::os::unix::fs::MetadataExt;
-    let mut names_a: Vec<_> = std::fs::read_dir(a).unwrap().map(|e| e.unwrap().file_name()).collect();
-    let mut names_b: Vec<_> = std::fs::read_dir(b).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut names_a: Vec<_> = std::fs::read_dir(a)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let mut names_b: Vec<_> = std::fs::read_dir(b)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     names_a.sort();
     names_b.sort();
-    assert_eq!(names_a, names_b, "entries of {} vs {}", a.display(), b.display());
+    assert_eq!(
+        names_a,
+        names_b,
+        "entries of {} vs {}",
+        a.display(),
+        b.display()
+    );
     for n in names_a {
         let (pa, pb) = (a.join(&n), b.join(&n));
-        let (ma, mb) = (std::fs::symlink_metadata(&pa).unwrap(), std::fs::symlink_metadata(&pb).unwrap());
+        let (ma, mb) = (
+            std::fs::symlink_metadata(&pa).unwrap(),
+            std::fs::symlink_metadata(&pb).unwrap(),
+        );
         assert_eq!(ma.file_type(), mb.file_type(), "type of {}", pa.display());
         if ma.file_type().is_symlink() {
-            assert_eq!(std::fs::read_link(&pa).unwrap(), std::fs::read_link(&pb).unwrap());
+            assert_eq!(
+                std::fs::read_link(&pa).unwrap(),
+                std::fs::read_link(&pb).unwrap()
+            );
             continue;
         }
-        assert_eq!(ma.mode() & 0o7777, mb.mode() & 0o7777, "mode of {}", pa.display());
+        assert_eq!(
+            ma.mode() & 0o7777,
+            mb.mode() & 0o7777,
+            "mode of {}",
+            pa.display()
+        );
         if ma.is_dir() {
             assert_same_tree(&pa, &pb);
         } else {
-            assert_eq!(std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap(), "content of {}", pa.display());
+            assert_eq!(
+                std::fs::read(&pa).unwrap(),
+                std::fs::read(&pb).unwrap(),
+                "content of {}",
+                pa.display()
+            );
         }
         assert_eq!(ma.mtime(), mb.mtime(), "mtime of {}", pa.display());
-        assert_eq!(ma.mtime_nsec(), mb.mtime_nsec(), "mtime ns of {}", pa.display());
+        assert_eq!(
+            ma.mtime_nsec(),
+            mb.mtime_nsec(),
+            "mtime ns of {}",
+            pa.display()
+        );
     }
 }
 
