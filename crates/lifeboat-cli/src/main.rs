@@ -681,7 +681,9 @@ fn cmd_backup(cli: &Cli, a: &BackupArgs, show_progress: bool) -> Result<i32> {
             backup::backup_command(&repo, &name, &a.command, &opts, progress)?
         } else {
             let stdin = std::io::stdin().lock();
-            backup::backup_stream(&repo, &name, stdin, &opts, progress, || Ok(()))?
+            backup::backup_stream(&repo, &name, stdin, &opts, progress, |_| {
+                Ok(Default::default())
+            })?
         }
     } else {
         backup::backup_paths(&repo, &a.paths, &opts, progress)?

@@ -372,15 +372,17 @@ impl<R: Read> Read for HashingReader<R> {
 
 /// Backs up one stream as a snapshot whose tree holds a single file named `name`.
 ///
-/// `finished` is called after the stream hit EOF and before anything is indexed: an error from
-/// it (for example a dump command that exited non-zero) aborts the backup with no snapshot.
+/// `finished` is called after the stream hit EOF and before anything is indexed, with the
+/// stream's size and SHA-256: an error from it (for example a dump command that exited non-zero)
+/// aborts the backup with no snapshot; the metadata it returns (known only once the source is
+/// done, such as a base backup's stop LSN) is merged into the snapshot's `extra`.
 pub fn backup_stream<R: Read>(
     repo: &Repository,
     name: &str,
     reader: R,
     opts: &BackupOptions,
     progress: Arc<Progress>,
-    finished: impl FnOnce() -> Result<()>,
+    finished: impl FnOnce(&StreamInfo) -> Result<BTreeMap<String, serde_json::Value>>,
 ) -> Result<BackupOutcome> {
     use sha2::Digest;
     if name.is_empty() || name.contains('/') {
@@ -405,12 +407,16 @@ pub fn backup_stream<R: Read>(
                 "reading stream '{name}' failed: {e}; nothing was recorded"
             ))
         })?;
-    finished()?;
-    let sha256 = hex::encode(hr.hasher.finalize());
+    let info = StreamInfo {
+        name: name.to_string(),
+        size,
+        sha256: hex::encode(hr.hasher.finalize()),
+    };
+    let extra_after = finished(&info)?;
     let now = jiff::Timestamp::now();
     let mut node = Node {
         kind: Some(NodeKind::File),
-        mode: 0o644,
+        mode: 0o600,
         mtime_ns: now.as_nanosecond() as i64,
         ctime_ns: now.as_nanosecond() as i64,
         // SAFETY: getuid/getgid have no preconditions.
@@ -424,11 +430,8 @@ pub fn backup_stream<R: Read>(
     let tree = saver.save(BlobType::Tree, Tree { nodes: vec![node] }.to_bytes())?;
     let kind = opts.source_kind.clone().unwrap_or_else(|| "stream".into());
     let mut snapshot = new_snapshot(opts, &kind, tree);
-    snapshot.stream = Some(StreamInfo {
-        name: name.to_string(),
-        size,
-        sha256,
-    });
+    snapshot.extra.extend(extra_after);
+    snapshot.stream = Some(info);
     let summary = Summary {
         files_new: 1,
         total_bytes: size,
@@ -481,12 +484,12 @@ pub fn backup_command(
         buf
     });
     let child = Mutex::new(child);
-    let result = backup_stream(repo, name, stdout, opts, progress, || {
+    let result = backup_stream(repo, name, stdout, opts, progress, |_| {
         let status = child.lock().expect("child").wait().map_err(|e| {
             Error::SourceFailed(format!("waiting for `{}` failed: {e}", command.join(" ")))
         })?;
         if status.success() {
-            return Ok(());
+            return Ok(BTreeMap::new());
         }
         Err(Error::SourceFailed(String::new()))
     });

@@ -371,7 +371,10 @@ mod tests {
         let data: Vec<u8> = (0..300_000u32).flat_map(|i| i.to_le_bytes()).collect();
         let opts = crate::backup::BackupOptions::default();
         let p = Arc::new(Progress::default());
-        crate::backup::backup_stream(&a, "s", &data[..], &opts, p.clone(), || Ok(())).unwrap();
+        crate::backup::backup_stream(&a, "s", &data[..], &opts, p.clone(), |_| {
+            Ok(Default::default())
+        })
+        .unwrap();
         let snaps = a.snapshots().unwrap();
         let r1 = copy(&a, &b, &snaps, p.clone()).unwrap();
         assert_eq!(r1.copied(), 1);

@@ -325,9 +325,11 @@ mod tests {
 
     fn backup(repo: &Repository, data: &[u8]) -> String {
         let opts = crate::backup::BackupOptions::default();
-        crate::backup::backup_stream(repo, "s", data, &opts, Default::default(), || Ok(()))
-            .unwrap()
-            .snapshot_id
+        crate::backup::backup_stream(repo, "s", data, &opts, Default::default(), |_| {
+            Ok(Default::default())
+        })
+        .unwrap()
+        .snapshot_id
     }
 
     #[test]

@@ -371,8 +371,10 @@ mod tests {
         let full = Repository::init(storage.clone(), b"full", Config::new()).unwrap();
         let data: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
         let opts = crate::backup::BackupOptions::default();
-        crate::backup::backup_stream(&full, "a", &data[..], &opts, Default::default(), || Ok(()))
-            .unwrap();
+        crate::backup::backup_stream(&full, "a", &data[..], &opts, Default::default(), |_| {
+            Ok(Default::default())
+        })
+        .unwrap();
         let (_, recipient) = add_write_only_key(&full, b"wo").unwrap();
         assert!(recipient.starts_with("age1"));
 
@@ -381,8 +383,10 @@ mod tests {
         let mut more = data.clone();
         more.extend_from_slice(b"and a little more");
         let out =
-            crate::backup::backup_stream(&wo, "a", &more[..], &opts, Default::default(), || Ok(()))
-                .unwrap();
+            crate::backup::backup_stream(&wo, "a", &more[..], &opts, Default::default(), |_| {
+                Ok(Default::default())
+            })
+            .unwrap();
         // Deduplicated against the full key's data.
         assert!(out.snapshot.summary.unwrap().bytes_added_raw < 300_000);
         assert!(matches!(wo.snapshots(), Err(Error::InsufficientKey { .. })));

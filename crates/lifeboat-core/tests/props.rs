@@ -189,7 +189,7 @@ proptest! {
         let tmp = tempfile::tempdir().unwrap();
         let r = repo(&tmp.path().join("repo"));
         let d = data(len, seed);
-        let out = backup_stream(&r, "s.bin", &d[..], &BackupOptions::default(), Arc::new(Progress::default()), || Ok(())).unwrap();
+        let out = backup_stream(&r, "s.bin", &d[..], &BackupOptions::default(), Arc::new(Progress::default()), |_| Ok(Default::default())).unwrap();
         let snap = r.find_snapshot(&out.snapshot_id).unwrap();
         let mut back = Vec::new();
         dump(&r, &snap, None, &mut back).unwrap();
