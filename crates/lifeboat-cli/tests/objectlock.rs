@@ -102,3 +102,64 @@ fn append_only_credentials_back_up_but_prune_fails_clearly_without_damage() {
     let report = env.json(&["check", "--read-data"]);
     assert_eq!(report["errors"].as_array().unwrap().len(), 0, "{report}");
 }
+
+#[test]
+fn object_lock_on_an_s3_bucket_with_it_retains_every_object() {
+    let moto = moto::Moto::start();
+    moto.bucket("locked", true);
+    let env = Env::uninit();
+    let repo = moto.repo("locked", "r");
+    let lifeboat = |args: &[&str]| {
+        let mut c = env.cmd();
+        for (k, v) in moto.env() {
+            c.env(k, v);
+        }
+        c.env("LIFEBOAT_REPOSITORY", &repo).args(args);
+        c
+    };
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = lifeboat(args).arg("--json").output().expect("run");
+        assert!(
+            out.status.success(),
+            "lifeboat {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json output")
+    };
+    lifeboat(&["init", "--object-lock", "COMPLIANCE:1"])
+        .assert()
+        .success();
+    let src = env.path("src");
+    write(&src.join("a"), &common::pseudo_random(300_000, 5));
+    lifeboat(&["backup", src.to_str().unwrap()])
+        .assert()
+        .success();
+    write(&src.join("a"), &common::pseudo_random(300_000, 6));
+    lifeboat(&["backup", src.to_str().unwrap()])
+        .assert()
+        .success();
+
+    // Every object carries the configured retention: check finds nothing missing.
+    let report = json(&["check", "--read-data"]);
+    assert_eq!(report["errors"].as_array().unwrap().len(), 0, "{report}");
+    assert!(
+        !report.to_string().contains("no object-lock retention"),
+        "{report}"
+    );
+
+    // The snapshots are retained for a day: forget keeps them and says until when.
+    let snaps = json(&["snapshots"]);
+    assert_eq!(snaps.as_array().unwrap().len(), 2, "{snaps}");
+    let first = snaps[0]["id"].as_str().unwrap().to_string();
+    lifeboat(&["forget", &first])
+        .assert()
+        .success()
+        .stdout(contains("removed 0 snapshots"))
+        .stderr(contains("under object-lock retention until"));
+    // prune deletes no retained pack, and the repository stays whole.
+    let pruned = json(&["prune"]);
+    assert_eq!(pruned["packs_deleted"], 0, "{pruned}");
+    assert_eq!(json(&["snapshots"]).as_array().unwrap().len(), 2);
+    let report = json(&["check", "--read-data"]);
+    assert_eq!(report["errors"].as_array().unwrap().len(), 0, "{report}");
+}

@@ -125,6 +125,7 @@ impl WriteStorage for RetentionLayer {
         let until = SystemTime::now() + period(&self.lock);
         let mut options = options.clone();
         options.retain_until = Some(options.retain_until.map_or(until, |u| u.max(until)));
+        options.retention_mode = Some(self.lock.mode.clone());
         self.inner.write(key, data, &options)
     }
     fn remove(&self, key: &str) -> lifeboat_storage::Result<()> {

@@ -57,6 +57,9 @@ pub struct WriteOptions {
     /// Object-lock retention: the object cannot be deleted or overwritten before this time.
     /// Backends without [`Capabilities::object_lock`] return [`ErrorKind::Unsupported`] when set.
     pub retain_until: Option<SystemTime>,
+    /// Object-lock mode of [`Self::retain_until`]: `COMPLIANCE` or `GOVERNANCE`; `None` means
+    /// `COMPLIANCE`. Ignored without `retain_until`.
+    pub retention_mode: Option<String>,
 }
 
 impl WriteOptions {

@@ -19,25 +19,33 @@
 //!   for which S3 accepts no MD5, carry CRC32C checksums) so the server verifies the bytes it
 //!   stored, and so that buckets with Object Lock (which require a checksum)
 //!   accept our writes.
-//! - Object lock: OpenDAL 0.59's S3 service has no way to send the `x-amz-object-lock-*` headers
-//!   or to read `?retention`, so [`Capabilities::object_lock`] is false,
-//!   [`WriteOptions::retain_until`] is refused with [`ErrorKind::Unsupported`] and
-//!   [`ReadStorage::retention`] reports `None`. A bucket with a *default retention rule* still
-//!   protects every object lifeboat writes: such buckets are versioned, so `remove` only adds a
-//!   delete marker (it succeeds, and the retained version stays recoverable with S3 tools);
-//!   when the service refuses an operation because of retention it is [`ErrorKind::Locked`].
+//! - Object lock: OpenDAL 0.59's S3 service cannot send the `x-amz-object-lock-*` headers or
+//!   read `?retention`, so the backend sends those requests itself, signed with SigV4
+//!   (path-style, or virtual-host style when configured). [`Capabilities::object_lock`] is true
+//!   only when the bucket has object lock enabled (`GET /BUCKET?object-lock`, probed once on
+//!   first use) and the credentials were given explicitly (configuration or
+//!   `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`; credentials OpenDAL loads from `~/.aws` are
+//!   not available to these requests). A write with [`WriteOptions::retain_until`] is the
+//!   ordinary PUT followed by `PUT ?retention` (mode [`WriteOptions::retention_mode`], default
+//!   `COMPLIANCE`); on other buckets it is refused with [`ErrorKind::Unsupported`].
+//!   [`ReadStorage::retention`] is `GET ?retention` (with a HEAD's `x-amz-object-lock-*`
+//!   headers as fallback for services that ignore the sub-resource). Object-lock buckets are
+//!   versioned, so a plain DELETE of a retained object would only add a delete marker: `remove`
+//!   checks the retention first and refuses with [`ErrorKind::Locked`]; a refusal by the
+//!   service because of retention is [`ErrorKind::Locked`] too.
 //!
 //! Configuration comes from the repository location (see [`crate::choose`]) and the environment
 //! (see [`S3Config::with_env`]).
 
 use crate::{
-    validate_key, Capabilities, ErrorKind, ObjectInfo, ReadStorage, Result, StorageError,
-    WriteOptions, WriteStorage,
+    validate_key, Capabilities, ErrorKind, ObjectInfo, ReadStorage, Result, Retention,
+    StorageError, WriteOptions, WriteStorage,
 };
 use opendal::{ErrorKind as OdKind, OperationContext, Operator};
 use std::fmt;
 use std::future::IntoFuture;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Objects larger than this are uploaded with a multipart upload.
 pub const MULTIPART_THRESHOLD: usize = 16 * 1024 * 1024;
@@ -218,6 +226,10 @@ pub struct S3Storage {
     endpoint: String,
     region: String,
     atomic_create: bool,
+    /// Signed requests for object lock; `None` without explicit credentials.
+    lock: Option<LockApi>,
+    /// Whether the bucket has object lock enabled (probed once, on first use).
+    lock_enabled: OnceLock<bool>,
 }
 
 impl fmt::Debug for S3Storage {
@@ -279,6 +291,7 @@ impl S3Storage {
                 return Err(fail(format!("cannot build the HTTP client: {e}")));
             }
         };
+        let lock = LockApi::new(&config, client.clone());
         let transport = opendal::HttpTransporter::new(
             opendal_http_transport_reqwest::ReqwestTransport::new(client),
         );
@@ -335,7 +348,95 @@ impl S3Storage {
             endpoint: config.endpoint_display(),
             region: config.region.clone(),
             atomic_create,
+            lock,
+            lock_enabled: OnceLock::new(),
         })
+    }
+
+    /// Whether the bucket has object lock enabled: `GET /BUCKET?object-lock`, sent once. Any
+    /// failure (no explicit credentials, unreachable service, no lock configuration) is "no".
+    fn lock_enabled(&self) -> bool {
+        *self.lock_enabled.get_or_init(|| {
+            let Some(api) = &self.lock else {
+                return false;
+            };
+            let path = api.path(None);
+            match self.block_on(api.send("GET", &path, "object-lock", Vec::new())) {
+                Ok(r) if r.status == 200 => {
+                    xml_tag(&r.body, "ObjectLockEnabled") == Some("Enabled")
+                }
+                Ok(r) => {
+                    tracing::debug!(r.status, r.body, "bucket reports no object lock");
+                    false
+                }
+                Err(e) => {
+                    tracing::debug!(error = e, "object-lock probe failed");
+                    false
+                }
+            }
+        })
+    }
+
+    /// An error of a direct object-lock request, classified by its HTTP status and S3 code.
+    fn lock_err(
+        &self,
+        op: &'static str,
+        key: &str,
+        status: Option<u16>,
+        text: String,
+    ) -> StorageError {
+        let b = &self.bucket;
+        let (kind, advice) = match status {
+            None => (
+                ErrorKind::Transient,
+                format!(
+                    "object-lock request to {} (bucket '{b}') failed",
+                    self.endpoint
+                ),
+            ),
+            Some(404) => (ErrorKind::NotFound, "no such object".to_string()),
+            Some(403) if is_lock_denial(&text) => (
+                ErrorKind::Locked,
+                format!("bucket '{b}' refuses: the object is under object-lock retention"),
+            ),
+            Some(403) => (
+                ErrorKind::PermissionDenied,
+                format!(
+                    "object-lock request to bucket '{b}' was refused: the credentials need \
+                     s3:PutObjectRetention and s3:GetObjectRetention"
+                ),
+            ),
+            Some(429) | Some(500..=599) => (
+                ErrorKind::Transient,
+                format!("{} failed temporarily", self.endpoint),
+            ),
+            Some(s) => (
+                ErrorKind::Other,
+                format!("object-lock request to bucket '{b}' failed with HTTP {s}"),
+            ),
+        };
+        StorageError::new(
+            kind,
+            op,
+            self.location.clone(),
+            key,
+            format!("{advice} ({text})"),
+        )
+    }
+
+    /// Sets the retention of a stored object (`PUT ?retention`).
+    fn put_retention(&self, key: &str, mode: &str, until: SystemTime) -> Result<()> {
+        let api = self.lock.as_ref().expect("object lock needs the lock API");
+        let body = format!(
+            "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>{mode}</Mode>\
+             <RetainUntilDate>{}</RetainUntilDate></Retention>",
+            rfc3339(until)
+        );
+        match self.block_on(api.send("PUT", &api.path(Some(key)), "retention", body.into_bytes())) {
+            Ok(r) if (200..300).contains(&r.status) => Ok(()),
+            Ok(r) => Err(self.lock_err("write", key, Some(r.status), r.body)),
+            Err(e) => Err(self.lock_err("write", key, None, e)),
+        }
     }
 
     /// Runs one async OpenDAL call to completion on the backend's runtime.
@@ -472,7 +573,7 @@ impl ReadStorage for S3Storage {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             atomic_create: self.atomic_create,
-            object_lock: false,
+            object_lock: self.lock_enabled(),
             ranged_read: true,
         }
     }
@@ -553,20 +654,84 @@ impl ReadStorage for S3Storage {
             size: meta.content_length(),
         })
     }
+
+    fn retention(&self, key: &str) -> Result<Option<Retention>> {
+        validate_key(key)?;
+        if !self.lock_enabled() {
+            return Ok(None);
+        }
+        let api = self.lock.as_ref().expect("object lock needs the lock API");
+        let path = api.path(Some(key));
+        let Reply {
+            status, mut body, ..
+        } = self
+            .block_on(api.send("GET", &path, "retention", Vec::new()))
+            .map_err(|e| self.lock_err("retention", key, None, e))?;
+        let mut fields = (
+            xml_tag(&body, "Mode").map(str::to_string),
+            xml_tag(&body, "RetainUntilDate").map(str::to_string),
+        );
+        let is_xml = {
+            let t = body.trim_start();
+            t.starts_with("<?xml") || t.starts_with("<Retention")
+        };
+        if status == 200 && !is_xml {
+            // A service that ignores `?retention` (moto answers with the object itself): the
+            // same fields come as headers of a HEAD.
+            let head = self
+                .block_on(api.send("HEAD", &path, "", Vec::new()))
+                .map_err(|e| self.lock_err("retention", key, None, e))?;
+            if head.status != 200 {
+                return Err(self.lock_err("retention", key, Some(head.status), head.body));
+            }
+            if head.until.is_none() {
+                return Ok(None);
+            }
+            body = format!("HEAD: mode {:?}, until {:?}", head.mode, head.until);
+            fields = (head.mode, head.until);
+        }
+        match status {
+            200 => {
+                let mode = fields.0.unwrap_or_else(|| "COMPLIANCE".to_string());
+                let until = fields.1.as_deref().and_then(parse_rfc3339).ok_or_else(|| {
+                    self.lock_err(
+                        "retention",
+                        key,
+                        Some(status),
+                        format!("unreadable retention: {body}"),
+                    )
+                })?;
+                Ok(Some(Retention {
+                    mode,
+                    retain_until: until,
+                }))
+            }
+            404 if body.contains("NoSuchKey") => {
+                Err(self.lock_err("retention", key, Some(404), body))
+            }
+            // No retention on the object (S3: 404 NoSuchObjectLockConfiguration).
+            404 => Ok(None),
+            _ if body.contains("NoSuchObjectLockConfiguration") => Ok(None),
+            _ => Err(self.lock_err("retention", key, Some(status), body)),
+        }
+    }
 }
 
 impl WriteStorage for S3Storage {
     fn write(&self, key: &str, data: &[u8], options: &WriteOptions) -> Result<()> {
         validate_key(key)?;
-        if options.retain_until.is_some() {
+        if options.retain_until.is_some() && !self.lock_enabled() {
             return Err(StorageError::new(
                 ErrorKind::Unsupported,
                 "write",
                 self.location.clone(),
                 key,
-                "per-object object-lock retention is not available on the S3 backend (OpenDAL \
-                 cannot send object-lock headers); give the bucket a default retention rule \
-                 instead",
+                format!(
+                    "bucket '{}' has no object lock enabled (or it could not be checked: \
+                     per-object retention needs credentials given in AWS_ACCESS_KEY_ID and \
+                     AWS_SECRET_ACCESS_KEY)",
+                    self.bucket
+                ),
             ));
         }
         let create_new = options.create_new;
@@ -599,16 +764,350 @@ impl WriteStorage for S3Storage {
         };
         self.block_on(fut)
             .map(|_| ())
-            .map_err(|e| self.map_err("write", key, e, create_new))
+            .map_err(|e| self.map_err("write", key, e, create_new))?;
+        if let Some(until) = options.retain_until {
+            let mode = options.retention_mode.as_deref().unwrap_or("COMPLIANCE");
+            self.put_retention(key, mode, until)?;
+        }
+        Ok(())
     }
 
     fn remove(&self, key: &str) -> Result<()> {
         validate_key(key)?;
+        // In an object-lock bucket (always versioned) a plain DELETE of a retained object
+        // succeeds by adding a delete marker: the object would vanish from the repository while
+        // its bytes stay retained. Refuse instead, as the service does for a versioned delete.
+        if self.lock_enabled() {
+            match self.retention(key) {
+                Ok(Some(r)) if r.retain_until > SystemTime::now() => {
+                    return Err(StorageError::new(
+                        ErrorKind::Locked,
+                        "remove",
+                        self.location.clone(),
+                        key,
+                        format!(
+                            "bucket '{}' refuses: the object is under {} object-lock retention \
+                             until {}",
+                            self.bucket,
+                            r.mode,
+                            rfc3339(r.retain_until)
+                        ),
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
         match self.block_on(self.op.delete(key)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == OdKind::NotFound => Ok(()),
             Err(e) => Err(self.map_err("remove", key, e, false)),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Object lock: the `?retention` and `?object-lock` requests OpenDAL cannot send, signed here
+// with AWS Signature Version 4.
+
+/// The answer to one direct request.
+struct Reply {
+    status: u16,
+    body: String,
+    /// `x-amz-object-lock-mode` (HEAD answers).
+    mode: Option<String>,
+    /// `x-amz-object-lock-retain-until-date` (HEAD answers).
+    until: Option<String>,
+}
+
+/// Direct, SigV4-signed requests for the object-lock sub-resources.
+struct LockApi {
+    client: reqwest::Client,
+    /// `http` or `https`.
+    scheme: String,
+    /// Host (and port) requests go to.
+    host: String,
+    /// Path prefix up to and including the bucket for path-style addressing (`/bucket`), empty
+    /// for virtual-host style.
+    bucket_path: String,
+    /// Key prefix of the repository inside the bucket (no leading or trailing `/`).
+    prefix: String,
+    region: String,
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+}
+
+/// Percent-encodes a path for SigV4 (S3: every byte but the unreserved set and `/`).
+fn uri_encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// (year, month, day) to days since 1970-01-01.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// UTC fields of a time: (year, month, day, hour, minute, second).
+fn utc_fields(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400) as u32;
+    (y, mo, d, s / 3600, s / 60 % 60, s % 60)
+}
+
+/// `2026-11-22T10:00:00Z`. Rounded *up* to the second so the retention is never shorter than
+/// asked.
+fn rfc3339(t: SystemTime) -> String {
+    let t = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) if d.subsec_nanos() > 0 => UNIX_EPOCH + Duration::from_secs(d.as_secs() + 1),
+        _ => t,
+    };
+    let (y, mo, d, h, mi, s) = utc_fields(t);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.
+fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let s = s.trim();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
+    if s.len() < 20 || s.as_bytes()[4] != b'-' || !s.as_bytes()[10].eq_ignore_ascii_case(&b'T') {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &s[19..];
+    let mut nanos = 0u32;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        let mut text: String = frac[..digits].chars().take(9).collect();
+        while text.len() < 9 {
+            text.push('0');
+        }
+        nanos = text.parse().ok()?;
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            sign * (rest.get(1..3)?.parse::<i64>().ok()? * 3600
+                + rest.get(4..6)?.parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + sec - offset;
+    let secs = u64::try_from(secs).ok()?;
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+/// The text of the first `<tag>…</tag>` in an XML document.
+fn xml_tag<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&close)?;
+    Some(xml[start..end].trim())
+}
+
+impl LockApi {
+    /// `None` when the credentials are not given explicitly (configuration or environment):
+    /// credentials OpenDAL loads itself (`~/.aws`, instance metadata) are not available here.
+    fn new(config: &S3Config, client: reqwest::Client) -> Option<Self> {
+        let (Some(id), Some(secret)) = (&config.access_key_id, &config.secret_access_key) else {
+            return None;
+        };
+        let endpoint = config
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", config.region));
+        let (scheme, rest) = endpoint.split_once("://")?;
+        let host = rest.split('/').next()?.to_string();
+        let (host, bucket_path) = if config.virtual_host_style {
+            (format!("{}.{host}", config.bucket), String::new())
+        } else {
+            (host, format!("/{}", config.bucket))
+        };
+        Some(LockApi {
+            client,
+            scheme: scheme.to_ascii_lowercase(),
+            host,
+            bucket_path,
+            prefix: config.prefix.clone(),
+            region: config.region.clone(),
+            access_key_id: id.clone(),
+            secret_access_key: secret.clone(),
+            session_token: config.session_token.clone(),
+        })
+    }
+
+    /// The request path of a repository key (or of the bucket for `None`).
+    fn path(&self, key: Option<&str>) -> String {
+        match key {
+            None if self.bucket_path.is_empty() => "/".to_string(),
+            None => self.bucket_path.clone(),
+            Some(key) if self.prefix.is_empty() => format!("{}/{key}", self.bucket_path),
+            Some(key) => format!("{}/{}/{key}", self.bucket_path, self.prefix),
+        }
+    }
+
+    /// Sends one signed request with a sub-resource query (`retention`, `object-lock`) and
+    /// returns the status and body.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        subresource: &str,
+        body: Vec<u8>,
+    ) -> std::result::Result<Reply, String> {
+        let now = SystemTime::now();
+        let (y, mo, d, h, mi, s) = utc_fields(now);
+        let date = format!("{y:04}{mo:02}{d:02}");
+        let amz_date = format!("{date}T{h:02}{mi:02}{s:02}Z");
+        let payload_hash = sha256_hex(&body);
+        let query = if subresource.is_empty() {
+            String::new()
+        } else {
+            format!("{subresource}=")
+        };
+        let path = uri_encode_path(path);
+        let mut headers: Vec<(String, String)> = vec![
+            ("host".into(), self.host.clone()),
+            ("x-amz-content-sha256".into(), payload_hash.clone()),
+            ("x-amz-date".into(), amz_date.clone()),
+        ];
+        if !body.is_empty() {
+            use base64::Engine;
+            let md5 = <md5::Md5 as md5::Digest>::digest(&body);
+            headers.push((
+                "content-md5".into(),
+                base64::engine::general_purpose::STANDARD.encode(md5),
+            ));
+        }
+        if let Some(token) = &self.session_token {
+            headers.push(("x-amz-security-token".into(), token.clone()));
+        }
+        headers.sort();
+        let canonical_headers: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}:{}\n", v.trim()))
+            .collect();
+        let signed_headers = headers
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
+        let canonical_request = format!(
+            "{method}\n{path}\n{query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}"
+        );
+        let scope = format!("{date}/{}/s3/aws4_request", self.region);
+        let string_to_sign = format!(
+            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+            sha256_hex(canonical_request.as_bytes())
+        );
+        let k_date = hmac_sha256(
+            format!("AWS4{}", self.secret_access_key).as_bytes(),
+            date.as_bytes(),
+        );
+        let k_region = hmac_sha256(&k_date, self.region.as_bytes());
+        let k_service = hmac_sha256(&k_region, b"s3");
+        let k_signing = hmac_sha256(&k_service, b"aws4_request");
+        let signature = hex::encode(hmac_sha256(&k_signing, string_to_sign.as_bytes()));
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, \
+             Signature={signature}",
+            self.access_key_id
+        );
+        let url = if query.is_empty() {
+            format!("{}://{}{path}", self.scheme, self.host)
+        } else {
+            format!("{}://{}{path}?{query}", self.scheme, self.host)
+        };
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut request = self
+            .client
+            .request(method, &url)
+            .header("authorization", authorization);
+        for (k, v) in &headers {
+            if k != "host" {
+                request = request.header(k.as_str(), v.as_str());
+            }
+        }
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (mode, until) = (
+            header("x-amz-object-lock-mode"),
+            header("x-amz-object-lock-retain-until-date"),
+        );
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| format!("{url}: reading the response: {e}"))?;
+        Ok(Reply {
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            mode,
+            until,
+        })
     }
 }
 
@@ -650,6 +1149,36 @@ mod tests {
             c.checksum = Some("sha3".into());
             assert!(S3Storage::new(c).is_err());
         });
+    }
+
+    #[test]
+    fn times_format_and_parse() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        assert_eq!(rfc3339(t), "2026-11-18T11:06:40Z");
+        assert_eq!(parse_rfc3339("2026-11-18T11:06:40Z"), Some(t));
+        assert_eq!(parse_rfc3339("2026-11-18T13:06:40+02:00"), Some(t));
+        assert_eq!(
+            parse_rfc3339("2026-11-18T11:06:40.250Z"),
+            Some(t + Duration::from_millis(250))
+        );
+        // Rounded up, never shorter than asked.
+        assert_eq!(
+            rfc3339(t + Duration::from_millis(1)),
+            "2026-11-18T11:06:41Z"
+        );
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            parse_rfc3339("2000-02-29T00:00:00Z")
+                .map(rfc3339)
+                .as_deref(),
+            Some("2000-02-29T00:00:00Z")
+        );
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(
+            xml_tag("<Retention><Mode>GOVERNANCE</Mode></Retention>", "Mode"),
+            Some("GOVERNANCE")
+        );
+        assert_eq!(uri_encode_path("/b/a b+c/d"), "/b/a%20b%2Bc/d");
     }
 
     #[test]

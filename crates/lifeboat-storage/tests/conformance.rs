@@ -561,11 +561,11 @@ fn error_messages_name_bucket_and_endpoint(moto: &Moto) {
 
 fn object_lock_bucket(moto: &Moto) {
     // A bucket with object lock enabled: lifeboat's writes carry Content-MD5, which such
-    // buckets require, so ordinary writes work. Per-object retention is not available through
-    // OpenDAL: refused as Unsupported and reported as absent.
+    // buckets require, so ordinary writes work; per-object retention is set with signed
+    // `?retention` requests.
     create_bucket(moto, "locked", true);
     let store = S3Storage::new(s3_config(moto, "locked", "repo")).unwrap();
-    assert!(!store.capabilities().object_lock);
+    assert!(store.capabilities().object_lock);
     store
         .write("config", b"cfg", &plain())
         .expect("write into an object-lock bucket");
@@ -574,17 +574,10 @@ fn object_lock_bucket(moto: &Moto) {
         .expect("create_new into an object-lock bucket");
     assert_eq!(store.read("config").unwrap(), b"cfg");
     assert_eq!(store.retention("config").unwrap(), None);
-    let opts = WriteOptions {
-        retain_until: Some(SystemTime::now() + Duration::from_secs(600)),
-        ..Default::default()
-    };
-    assert_eq!(
-        store.write("snap/1", b"s", &opts).unwrap_err().kind,
-        ErrorKind::Unsupported
-    );
+    object_lock_retention(moto, &store);
 
-    // A default retention rule protects what lifeboat writes; a plain DELETE only adds a
-    // delete marker (the retained version stays), so `remove` succeeds and the key is gone.
+    // A default retention rule protects what lifeboat writes, and the retention it gives is
+    // reported like a per-object one.
     let rule = "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>\
                 <Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>1</Days></DefaultRetention>\
                 </Rule></ObjectLockConfiguration>";
@@ -597,16 +590,88 @@ fn object_lock_bucket(moto: &Moto) {
     store
         .write("data/00/pack", b"pack", &plain())
         .expect("write under default retention");
-    store.remove("data/00/pack").expect("delete marker");
+    let r = store
+        .retention("data/00/pack")
+        .unwrap()
+        .expect("default retention");
+    assert_eq!(r.mode, "GOVERNANCE");
+    assert!(r.retain_until > SystemTime::now() + Duration::from_secs(86_000));
+    // A plain DELETE would only add a delete marker (the object would vanish from the
+    // repository while staying retained): `remove` refuses it as Locked instead.
     assert_eq!(
-        store.read("data/00/pack").unwrap_err().kind,
-        ErrorKind::NotFound
+        store.remove("data/00/pack").unwrap_err().kind,
+        ErrorKind::Locked
     );
+    assert_eq!(store.read("data/00/pack").unwrap(), b"pack");
     let (status, body) = common::http(moto.port, "GET", "/lockrule?versions", &[]).unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(
-        body.contains("<Version>") && body.contains("repo/data/00/pack"),
-        "the retained version is still there: {body}"
+        !body.contains("<DeleteMarker>"),
+        "no delete marker was added: {body}"
+    );
+}
+
+fn object_lock_retention(moto: &Moto, store: &S3Storage) {
+    let until = SystemTime::now() + Duration::from_secs(86_400);
+    let opts = WriteOptions {
+        retain_until: Some(until),
+        ..Default::default()
+    };
+    store
+        .write("data/ab/pack1", b"pack", &opts)
+        .expect("write with retention");
+    let r = store
+        .retention("data/ab/pack1")
+        .unwrap()
+        .expect("retention read back");
+    assert_eq!(r.mode, "COMPLIANCE");
+    let diff = match r.retain_until.duration_since(until) {
+        Ok(d) => d,
+        Err(e) => e.duration(),
+    };
+    assert!(diff <= Duration::from_secs(1), "{r:?} vs {until:?}");
+    let e = store.remove("data/ab/pack1").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Locked, "{e}");
+    assert_eq!(store.read("data/ab/pack1").unwrap(), b"pack");
+
+    // Governance mode, and a create_new write with retention under a nested prefix key.
+    let opts = WriteOptions {
+        create_new: true,
+        retain_until: Some(until),
+        retention_mode: Some("GOVERNANCE".into()),
+    };
+    store
+        .write("snapshots/s1", b"snap", &opts)
+        .expect("create_new with retention");
+    let r = store.retention("snapshots/s1").unwrap().unwrap();
+    assert_eq!(r.mode, "GOVERNANCE");
+    assert_eq!(
+        store.remove("snapshots/s1").unwrap_err().kind,
+        ErrorKind::Locked
+    );
+
+    // Objects without retention: none reported, removable; a missing object is NotFound.
+    store.write("locks/l1", b"l", &plain()).unwrap();
+    assert_eq!(store.retention("locks/l1").unwrap(), None);
+    store.remove("locks/l1").unwrap();
+    assert_eq!(
+        store.read("locks/l1").unwrap_err().kind,
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        store.retention("locks/l1").unwrap_err().kind,
+        ErrorKind::NotFound
+    );
+    store
+        .remove("locks/l1")
+        .expect("removing a missing object succeeds");
+
+    // A bucket without object lock: capability false, retention refused as Unsupported.
+    let plain_bucket = S3Storage::new(s3_config(moto, "repo", "other")).unwrap();
+    assert!(!plain_bucket.capabilities().object_lock);
+    assert_eq!(
+        plain_bucket.write("snap/1", b"s", &opts).unwrap_err().kind,
+        ErrorKind::Unsupported
     );
 }
 
