@@ -759,12 +759,8 @@ fn cmd_forget(cli: &Cli, a: &ForgetArgs) -> Result<i32> {
     let mut retained = Vec::new();
     if !a.dry_run {
         repo.require_writable("forget")?;
-        let _lock = lifeboat_core::lock::acquire(
-            &repo,
-            false,
-            "forget",
-            std::time::Duration::from_secs(60),
-        )?;
+        let _lock =
+            lifeboat_core::lock::acquire(&repo, false, "forget", lifeboat_core::lock::wait_time())?;
         for id in &remove {
             match repo.remove_snapshot(id) {
                 Ok(()) => journal_cmd::affected(id),

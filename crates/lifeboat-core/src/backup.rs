@@ -392,7 +392,7 @@ pub fn backup_stream<R: Read>(
     }
     let started = Instant::now();
     repo.require_writable("backup")?;
-    let _lock = crate::lock::acquire(repo, false, "backup", lock_wait())?;
+    let _lock = crate::lock::acquire(repo, false, "backup", crate::lock::wait_time())?;
     let index = repo.load_index()?;
     let saver = BlobSaver::new(repo, &index, progress);
     let mut hr = HashingReader {
@@ -523,14 +523,6 @@ pub fn backup_command(
         }
         other => other,
     }
-}
-
-fn lock_wait() -> std::time::Duration {
-    let secs = std::env::var("LIFEBOAT_LOCK_WAIT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
-    std::time::Duration::from_secs(secs)
 }
 
 // ---------------------------------------------------------------- files
@@ -812,7 +804,7 @@ pub fn backup_paths(
     let host = opts.host.clone().unwrap_or_else(crate::util::hostname);
 
     repo.require_writable("backup")?;
-    let _lock = crate::lock::acquire(repo, false, "backup", lock_wait())?;
+    let _lock = crate::lock::acquire(repo, false, "backup", crate::lock::wait_time())?;
     let index = repo.load_index()?;
     // A write-only key cannot read snapshots: no parent, every file is read (and deduplicated).
     let parent = if opts.force || repo.is_write_only() {

@@ -69,15 +69,6 @@ impl CopyReport {
     }
 }
 
-fn lock_wait() -> std::time::Duration {
-    std::time::Duration::from_secs(
-        std::env::var("LIFEBOAT_LOCK_WAIT")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(60),
-    )
-}
-
 struct Translator<'a, 'b> {
     src: &'a Repository,
     src_index: &'a Index,
@@ -154,8 +145,8 @@ pub fn copy(
             &src.config().id[..10]
         )));
     }
-    let _src_lock = crate::lock::acquire(src, false, "copy (source)", lock_wait())?;
-    let _dst_lock = crate::lock::acquire(dst, false, "copy", lock_wait())?;
+    let _src_lock = crate::lock::acquire(src, false, "copy (source)", crate::lock::wait_time())?;
+    let _dst_lock = crate::lock::acquire(dst, false, "copy", crate::lock::wait_time())?;
     let src_index = src.load_index()?;
     let mut dst_index = dst.load_index()?;
 

@@ -22,6 +22,15 @@ pub const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
 /// Holders rewrite their lock this often.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(5 * 60);
 
+/// How long to wait for conflicting locks: `LIFEBOAT_LOCK_WAIT` seconds, default 60.
+pub fn wait_time() -> Duration {
+    let secs = std::env::var("LIFEBOAT_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    Duration::from_secs(secs)
+}
+
 /// Lock contents.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LockInfo {

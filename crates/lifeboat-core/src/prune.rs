@@ -87,12 +87,7 @@ pub fn used_blobs(repo: &Repository, index: &crate::index::Index) -> Result<Hash
 
 /// Runs prune.
 pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
-    let wait = std::time::Duration::from_secs(
-        std::env::var("LIFEBOAT_LOCK_WAIT")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(60),
-    );
+    let wait = crate::lock::wait_time();
     if !opts.dry_run {
         repo.require_writable("prune")?;
     }
