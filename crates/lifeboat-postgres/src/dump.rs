@@ -45,9 +45,17 @@ pub fn dump_stream(repo: &Repository, snap: &SnapshotEntry, out: &mut dyn Write)
         stop: false,
     });
     let cv = Condvar::new();
-    let mut hasher = sha2::Sha256::new();
     let mut total = 0u64;
-    let result: Result<()> = std::thread::scope(|s| {
+    let result: Result<String> = std::thread::scope(|s| {
+        // The stream's SHA-256 is computed on its own thread, off the writer's path.
+        let (hash_tx, hash_rx) = std::sync::mpsc::sync_channel::<std::sync::Arc<Vec<u8>>>(WINDOW);
+        let hasher = s.spawn(move || {
+            let mut h = sha2::Sha256::new();
+            for d in hash_rx {
+                h.update(&d[..]);
+            }
+            hex::encode(h.finalize())
+        });
         for _ in 0..threads {
             s.spawn(|| loop {
                 let i = {
@@ -98,7 +106,11 @@ pub fn dump_stream(repo: &Repository, snap: &SnapshotEntry, out: &mut dyn Write)
                     return Err(e.into());
                 }
             };
-            hasher.update(&data);
+            let data = std::sync::Arc::new(data);
+            if hash_tx.send(data.clone()).is_err() {
+                stop();
+                return Err(Error::Invalid("the stream hashing thread stopped".into()).into());
+            }
             total += data.len() as u64;
             if let Err(e) = out.write_all(&data) {
                 stop();
@@ -109,12 +121,12 @@ pub fn dump_stream(repo: &Repository, snap: &SnapshotEntry, out: &mut dyn Write)
             }
             cv.notify_all();
         }
-        Ok(())
+        drop(hash_tx);
+        Ok(hasher.join().expect("hash thread"))
     });
-    result?;
+    let got = result?;
     out.flush()
         .map_err(|e| PgError::Core(Error::io("writing output of", &stream.name, e)))?;
-    let got = hex::encode(hasher.finalize());
     if total != node.size || total != stream.size || got != stream.sha256 {
         return Err(PgError::Core(Error::VerificationFailed {
             what: format!("stream {}", stream.name),
