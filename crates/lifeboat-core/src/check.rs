@@ -9,7 +9,7 @@
 
 use crate::blob::{self, BlobId, BlobType};
 use crate::crypto::sha256_hex;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::index::Index;
 use crate::pack::{pack_key, read_header};
 use crate::repo::{parallel_map, Repository};
@@ -69,20 +69,9 @@ pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
             Err(e) => report.errors.push(format!("index {id}: {e}")),
         }
     }
-    let superseded: HashSet<String> = good
+    let (index, live) = Index::from_files(good);
+    let indexed_blobs: HashMap<String, Vec<crate::index::IndexBlob>> = live
         .iter()
-        .flat_map(|(_, f)| f.supersedes.clone())
-        .collect();
-    let mut index = Index::default();
-    for (id, f) in &good {
-        if !superseded.contains(id) {
-            index.add_packs(&f.packs);
-            index.files.push(id.clone());
-        }
-    }
-    let indexed_blobs: HashMap<String, Vec<crate::index::IndexBlob>> = good
-        .iter()
-        .filter(|(id, _)| !superseded.contains(id))
         .flat_map(|(_, f)| f.packs.iter().map(|p| (p.id.clone(), p.blobs.clone())))
         .collect();
 
@@ -300,16 +289,4 @@ pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
         }
     }
     Ok(report)
-}
-
-/// Convenience for callers that want an error when the repository is damaged.
-pub fn ensure_healthy(report: &CheckReport) -> Result<()> {
-    if report.errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!(
-            "repository has {} errors",
-            report.errors.len()
-        )))
-    }
 }

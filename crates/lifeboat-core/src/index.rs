@@ -87,6 +87,25 @@ pub struct Index {
 }
 
 impl Index {
+    /// Builds the in-memory index from loaded index files `(id, file)`, skipping every file
+    /// that another one `supersedes`. Returns the index and the files it used.
+    pub fn from_files(loaded: Vec<(String, IndexFile)>) -> (Index, Vec<(String, IndexFile)>) {
+        let superseded: std::collections::HashSet<String> = loaded
+            .iter()
+            .flat_map(|(_, f)| f.supersedes.iter().cloned())
+            .collect();
+        let live: Vec<(String, IndexFile)> = loaded
+            .into_iter()
+            .filter(|(id, _)| !superseded.contains(id))
+            .collect();
+        let mut index = Index::default();
+        for (id, f) in &live {
+            index.add_packs(&f.packs);
+            index.files.push(id.clone());
+        }
+        (index, live)
+    }
+
     /// Adds every pack and blob of one index file.
     pub fn add_packs(&mut self, packs: &[IndexPack]) {
         for p in packs {

@@ -373,19 +373,7 @@ impl Repository {
                 Err(e) => return Err(e),
             }
         }
-        let superseded: std::collections::HashSet<String> = loaded
-            .iter()
-            .flat_map(|(_, f)| f.supersedes.iter().cloned())
-            .collect();
-        let mut index = Index::default();
-        for (id, f) in loaded {
-            if superseded.contains(&id) {
-                continue;
-            }
-            index.add_packs(&f.packs);
-            index.files.push(id);
-        }
-        Ok(index)
+        Ok(Index::from_files(loaded).0)
     }
 
     /// Writes an index file; returns its id.
