@@ -136,7 +136,7 @@ impl<'a> BlobSaver<'a> {
             raw_added: AtomicU64::new(0),
             progress,
         });
-        let (job_tx, job_rx) = bounded::<Job>(threads * 4);
+        let (job_tx, job_rx) = bounded::<Job>(threads * 16);
         let (pack_tx, pack_rx) = bounded::<crate::pack::FinishedPack>(2);
         let workers = (0..threads)
             .map(|_| {
@@ -354,18 +354,77 @@ fn new_snapshot(opts: &BackupOptions, source: &str, tree: BlobId) -> Snapshot {
 
 // ---------------------------------------------------------------- streams
 
+/// Counts and SHA-256-hashes what passes through it, hashing on its own thread: SHA-256 of a
+/// stream costs about as much CPU as chunking and blob ids together, so keeping it off the
+/// reading thread lets it overlap with them (the reader only copies the bytes it hands over).
 struct HashingReader<R> {
     inner: R,
-    hasher: sha2::Sha256,
     size: u64,
+    pending: Vec<u8>,
+    tx: Option<Sender<Vec<u8>>>,
+    hasher: Option<std::thread::JoinHandle<[u8; 32]>>,
+}
+
+/// Bytes handed to the hashing thread at a time.
+const HASH_BATCH: usize = 1 << 20;
+
+impl<R: Read> HashingReader<R> {
+    fn new(inner: R) -> Self {
+        let (tx, rx) = bounded::<Vec<u8>>(16);
+        let hasher = std::thread::spawn(move || {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            for block in rx {
+                h.update(&block);
+            }
+            h.finalize().into()
+        });
+        HashingReader {
+            inner,
+            size: 0,
+            pending: Vec::with_capacity(HASH_BATCH),
+            tx: Some(tx),
+            hasher: Some(hasher),
+        }
+    }
+
+    fn send(&mut self, block: Vec<u8>) {
+        if let Some(tx) = &self.tx {
+            // The hashing thread only stops when the channel closes; a send cannot fail
+            // before `finish`, and if it did, `finish` reports the missing digest.
+            let _ = tx.send(block);
+        }
+    }
+
+    /// The stream's size and SHA-256 (hex) once it has been read to the end.
+    fn finish(&mut self) -> Result<(u64, String)> {
+        let rest = std::mem::take(&mut self.pending);
+        if !rest.is_empty() {
+            self.send(rest);
+        }
+        drop(self.tx.take());
+        let digest = self
+            .hasher
+            .take()
+            .and_then(|h| h.join().ok())
+            .ok_or_else(|| Error::Invalid("the stream's SHA-256 thread failed".into()))?;
+        Ok((self.size, hex::encode(digest)))
+    }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use sha2::Digest;
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
         self.size += n as u64;
+        if n >= HASH_BATCH && self.pending.is_empty() {
+            self.send(buf[..n].to_vec());
+        } else {
+            self.pending.extend_from_slice(&buf[..n]);
+            if self.pending.len() >= HASH_BATCH {
+                let block = std::mem::replace(&mut self.pending, Vec::with_capacity(HASH_BATCH));
+                self.send(block);
+            }
+        }
         Ok(n)
     }
 }
@@ -384,7 +443,6 @@ pub fn backup_stream<R: Read>(
     progress: Arc<Progress>,
     finished: impl FnOnce(&StreamInfo) -> Result<BTreeMap<String, serde_json::Value>>,
 ) -> Result<BackupOutcome> {
-    use sha2::Digest;
     if name.is_empty() || name.contains('/') {
         return Err(Error::Invalid(format!(
             "invalid stream name '{name}': give a non-empty file name without '/'"
@@ -395,11 +453,7 @@ pub fn backup_stream<R: Read>(
     let _lock = crate::lock::acquire(repo, false, "backup", crate::lock::wait_time())?;
     let index = repo.load_index()?;
     let saver = BlobSaver::new(repo, &index, progress);
-    let mut hr = HashingReader {
-        inner: reader,
-        hasher: sha2::Sha256::new(),
-        size: 0,
-    };
+    let mut hr = HashingReader::new(reader);
     let (content, size) = saver
         .save_stream(&mut hr, &repo.config().chunker)
         .map_err(|e| {
@@ -407,10 +461,12 @@ pub fn backup_stream<R: Read>(
                 "reading stream '{name}' failed: {e}; nothing was recorded"
             ))
         })?;
+    let (hashed, sha256) = hr.finish()?;
+    debug_assert_eq!(hashed, size);
     let info = StreamInfo {
         name: name.to_string(),
         size,
-        sha256: hex::encode(hr.hasher.finalize()),
+        sha256,
     };
     let extra_after = finished(&info)?;
     let now = jiff::Timestamp::now();
