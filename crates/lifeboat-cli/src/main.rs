@@ -123,6 +123,10 @@ struct InitArgs {
     /// Target pack size in MiB
     #[arg(long, default_value_t = 16)]
     pack_size_mib: u32,
+    /// Do not train a compression dictionary from the first backup's data (by default new data
+    /// blobs are compressed with 16 KiB of history picked from the repository's own data)
+    #[arg(long)]
+    no_compression_dictionary: bool,
     /// Give every object S3 Object Lock retention: MODE:DAYS (COMPLIANCE or GOVERNANCE)
     #[arg(long, value_name = "MODE:DAYS")]
     object_lock: Option<String>,
@@ -410,6 +414,7 @@ fn run(cli: Cli) -> Result<i32> {
             }
             config.compression_level = a.compression;
             config.pack_size = a.pack_size_mib * 1024 * 1024;
+            config.compression_dictionary = !a.no_compression_dictionary;
             config.object_lock = a
                 .object_lock
                 .as_deref()

@@ -90,6 +90,10 @@ struct Shared {
     blobs_added: AtomicU64,
     raw_added: AtomicU64,
     progress: Arc<Progress>,
+    /// The compression dictionary for data blobs, once there is one ([`crate::dict`]).
+    dict: std::sync::OnceLock<crate::dict::EncoderDict>,
+    /// Set once a blob has been compressed with `dict`.
+    dict_used: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -105,6 +109,21 @@ impl Shared {
     }
 }
 
+/// What a [`BlobSaver`] stored.
+#[derive(Debug)]
+pub struct SaverTotals {
+    /// Index entries of the new packs.
+    pub packs: Vec<IndexPack>,
+    /// Bytes of packs written.
+    pub bytes_written: u64,
+    /// Blobs added.
+    pub blobs: u64,
+    /// Plaintext bytes of the blobs added.
+    pub raw: u64,
+    /// The compression dictionary data blobs were compressed with, if any.
+    pub dictionary: Option<crate::dict::DictId>,
+}
+
 /// Deduplicating blob writer: compresses, encrypts, packs and uploads on background threads.
 pub struct BlobSaver<'a> {
     index: &'a Index,
@@ -113,11 +132,21 @@ pub struct BlobSaver<'a> {
     jobs: Option<Sender<Job>>,
     workers: Vec<std::thread::JoinHandle<()>>,
     uploaders: Vec<std::thread::JoinHandle<()>>,
+    /// Data chunks collected to train a dictionary (when the repository has none yet).
+    samples: Mutex<Option<Samples>>,
+    trainer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct Samples {
+    chunks: Vec<Vec<u8>>,
+    bytes: usize,
 }
 
 impl<'a> BlobSaver<'a> {
-    /// Starts the pipeline for `repo`, deduplicating against `index`.
-    pub fn new(repo: &Repository, index: &'a Index, progress: Arc<Progress>) -> Self {
+    /// Starts the pipeline for `repo`, deduplicating against `index`. Fails only when the
+    /// repository's compression dictionary cannot be read.
+    pub fn new(repo: &Repository, index: &'a Index, progress: Arc<Progress>) -> Result<Self> {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
@@ -135,7 +164,22 @@ impl<'a> BlobSaver<'a> {
             blobs_added: AtomicU64::new(0),
             raw_added: AtomicU64::new(0),
             progress,
+            dict: std::sync::OnceLock::new(),
+            dict_used: std::sync::atomic::AtomicBool::new(false),
         });
+        let mut samples = None;
+        match repo.current_encoder_dict()? {
+            Some(d) => {
+                let _ = shared.dict.set(d);
+            }
+            None if repo.config().compression_dictionary
+                && repo.config().compression_level > 0
+                && !repo.is_write_only() =>
+            {
+                samples = Some(Samples::default());
+            }
+            None => {}
+        }
         let (job_tx, job_rx) = bounded::<Job>(threads * 16);
         let (pack_tx, pack_rx) = bounded::<crate::pack::FinishedPack>(2);
         let workers = (0..threads)
@@ -151,13 +195,53 @@ impl<'a> BlobSaver<'a> {
                 std::thread::spawn(move || uploader(rx, sh))
             })
             .collect();
-        BlobSaver {
+        Ok(BlobSaver {
             index,
             known: Mutex::new(HashSet::new()),
             shared,
             jobs: Some(job_tx),
             workers,
             uploaders,
+            samples: Mutex::new(samples),
+            trainer: Mutex::new(None),
+        })
+    }
+
+    /// Keeps a copy of the first new data chunks; once there are enough, trains a dictionary
+    /// on another thread, stores it, and hands it to the workers for the blobs that follow.
+    fn sample(&self, data: &[u8]) {
+        let mut slot = self.samples.lock().expect("samples");
+        let Some(s) = slot.as_mut() else { return };
+        s.chunks.push(data.to_vec());
+        s.bytes += data.len();
+        if s.bytes < crate::dict::TRAIN_SAMPLE_BYTES {
+            return;
+        }
+        let chunks = std::mem::take(&mut s.chunks);
+        *slot = None;
+        let sh = self.shared.clone();
+        let handle = std::thread::spawn(move || {
+            let Some(prefix) = crate::dict::train(&chunks) else {
+                return;
+            };
+            drop(chunks);
+            if sh.failed() {
+                return;
+            }
+            match crate::dict::store(&sh.storage, &sh.keys, &prefix) {
+                // Stored before any blob uses it: the workers only see it from here on.
+                Ok(id) => {
+                    let _ = sh.dict.set(crate::dict::EncoderDict { id, prefix });
+                }
+                Err(e) => sh.fail(e),
+            }
+        });
+        *self.trainer.lock().expect("trainer") = Some(handle);
+    }
+
+    fn join_trainer(&self) {
+        if let Some(t) = self.trainer.lock().expect("trainer").take() {
+            let _ = t.join();
         }
     }
 
@@ -184,6 +268,9 @@ impl<'a> BlobSaver<'a> {
             return Ok(());
         }
         self.check_failed()?;
+        if kind == BlobType::Data {
+            self.sample(&data);
+        }
         let sent = self
             .jobs
             .as_ref()
@@ -225,7 +312,8 @@ impl<'a> BlobSaver<'a> {
 
     /// Waits for every blob to be stored and returns the new packs' index entries.
     /// On any failure returns the first error; nothing is indexed then.
-    pub fn finish(mut self) -> Result<(Vec<IndexPack>, u64, u64, u64)> {
+    pub fn finish(mut self) -> Result<SaverTotals> {
+        self.join_trainer();
         drop(self.jobs.take());
         for w in self.workers.drain(..) {
             let _ = w.join();
@@ -234,13 +322,18 @@ impl<'a> BlobSaver<'a> {
             let _ = u.join();
         }
         self.check_failed()?;
-        let packs = std::mem::take(&mut *self.shared.new_packs.lock().expect("packs"));
-        Ok((
-            packs,
-            self.shared.bytes_written.load(Ordering::Relaxed),
-            self.shared.blobs_added.load(Ordering::Relaxed),
-            self.shared.raw_added.load(Ordering::Relaxed),
-        ))
+        let sh = &self.shared;
+        Ok(SaverTotals {
+            packs: std::mem::take(&mut *sh.new_packs.lock().expect("packs")),
+            bytes_written: sh.bytes_written.load(Ordering::Relaxed),
+            blobs: sh.blobs_added.load(Ordering::Relaxed),
+            raw: sh.raw_added.load(Ordering::Relaxed),
+            dictionary: sh
+                .dict
+                .get()
+                .filter(|_| sh.dict_used.load(Ordering::SeqCst))
+                .map(|d| d.id),
+        })
     }
 }
 
@@ -248,6 +341,7 @@ impl Drop for BlobSaver<'_> {
     fn drop(&mut self) {
         drop(self.jobs.take());
         self.shared.fail(Error::Invalid("backup aborted".into()));
+        self.join_trainer();
         for w in self.workers.drain(..) {
             let _ = w.join();
         }
@@ -270,7 +364,11 @@ fn worker(rx: Receiver<Job>, tx: Sender<crate::pack::FinishedPack>, sh: Arc<Shar
         if sh.failed() {
             continue; // drain so the sender never blocks
         }
-        let stored = blob::encode(&sh.keys, &job.data, sh.level);
+        let dict = sh.dict.get().filter(|_| job.kind == BlobType::Data);
+        if dict.is_some() {
+            sh.dict_used.store(true, Ordering::SeqCst);
+        }
+        let stored = blob::encode_with(&sh.keys, &job.data, sh.level, dict);
         let slot = job.kind.code() as usize;
         packs[slot].add(job.kind, job.id, &stored, job.data.len());
         sh.blobs_added.fetch_add(1, Ordering::Relaxed);
@@ -320,7 +418,14 @@ fn commit(
     mut summary: Summary,
     started: Instant,
 ) -> Result<(String, Snapshot)> {
-    let (packs, written, blobs, raw) = saver.finish()?;
+    let SaverTotals {
+        packs,
+        bytes_written: written,
+        blobs,
+        raw,
+        dictionary,
+    } = saver.finish()?;
+    snapshot.dictionary = dictionary.map(hex::encode);
     let mut index_bytes = 0;
     if !packs.is_empty() {
         let id = repo.write_index(packs, Vec::new())?;
@@ -348,6 +453,7 @@ fn new_snapshot(opts: &BackupOptions, source: &str, tree: BlobId) -> Snapshot {
         tree,
         summary: None,
         extra: opts.extra.clone(),
+        dictionary: None,
         program_version: crate::PROGRAM_VERSION.to_string(),
     }
 }
@@ -452,7 +558,7 @@ pub fn backup_stream<R: Read>(
     repo.require_writable("backup")?;
     let _lock = crate::lock::acquire(repo, false, "backup", crate::lock::wait_time())?;
     let index = repo.load_index()?;
-    let saver = BlobSaver::new(repo, &index, progress);
+    let saver = BlobSaver::new(repo, &index, progress)?;
     let mut hr = HashingReader::new(reader);
     let (content, size) = saver
         .save_stream(&mut hr, &repo.config().chunker)
@@ -878,7 +984,7 @@ pub fn backup_paths(
         Some(p) => Some(repo.read_tree(&index, &p.snapshot.tree)?),
         None => None,
     };
-    let saver = BlobSaver::new(repo, &index, progress.clone());
+    let saver = BlobSaver::new(repo, &index, progress.clone())?;
     let mut walker = Walker {
         repo,
         index: &index,

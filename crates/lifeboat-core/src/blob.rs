@@ -1,10 +1,14 @@
 //! Blobs: the unit of deduplication. A blob is a chunk of file data or a serialized tree.
 //!
 //! Stored form inside a pack: `envelope(data_key, "blob", flag || body)` where `flag` is
-//! 0 (body is the plaintext) or 1 (body is the zstd-compressed plaintext).
+//! 0 (body is the plaintext), 1 (body is the zstd-compressed plaintext) or 2 (body is the
+//! 32-byte id of a compression dictionary followed by the plaintext zstd-compressed with it;
+//! see [`crate::dict`]).
 
 use crate::crypto::MasterKeys;
+use crate::dict::{DictId, DictSource, EncoderDict};
 use crate::error::{Error, Result};
+use crate::zblob;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -85,51 +89,32 @@ impl BlobType {
     }
 }
 
-thread_local! {
-    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::stream::raw::Encoder<'static>)>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// zstd-compresses `plaintext` at `level` with a per-thread reusable context.
-///
-/// The input is fed as a stream of unknown size on purpose: zstd then uses its parameters for
-/// large inputs instead of the small-input tables it picks for a known size of 16–256 KiB, which
-/// compress chunk-sized blobs 3–6 % worse at the same speed (measured in docs/benchmarks.md).
-fn compress(plaintext: &[u8], level: i32) -> Option<Vec<u8>> {
-    use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
-    COMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.as_ref().map(|(l, _)| *l) != Some(level) {
-            let mut enc = zstd::stream::raw::Encoder::new(level).ok()?;
-            enc.set_parameter(zstd::zstd_safe::CParameter::ContentSizeFlag(false))
-                .ok()?;
-            enc.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(false))
-                .ok()?;
-            *slot = Some((level, enc));
-        }
-        let (_, enc) = slot.as_mut()?;
-        enc.reinit().ok()?;
-        let mut out: Vec<u8> =
-            Vec::with_capacity(zstd::zstd_safe::compress_bound(plaintext.len()) + 64);
-        {
-            let mut ob = OutBuffer::around(&mut out);
-            let mut ib = InBuffer::around(plaintext);
-            while ib.pos() < plaintext.len() {
-                enc.run(&mut ib, &mut ob).ok()?;
-            }
-            while enc.finish(&mut ob, true).ok()? != 0 {}
-        }
-        Some(out)
-    })
-}
+/// Largest plaintext a blob may claim (a sanity bound for damaged index entries).
+pub const MAX_BLOB_LEN: usize = 1 << 32;
 
 /// Compresses (when it helps) and encrypts a blob's plaintext.
 pub fn encode(keys: &MasterKeys, plaintext: &[u8], level: i32) -> Vec<u8> {
+    encode_with(keys, plaintext, level, None)
+}
+
+/// Like [`encode`], compressing with the dictionary `dict` as history when given (flag 2).
+pub fn encode_with(
+    keys: &MasterKeys,
+    plaintext: &[u8],
+    level: i32,
+    dict: Option<&EncoderDict>,
+) -> Vec<u8> {
+    let (flag, named, compressed): (u8, &[u8], _) = match dict {
+        _ if level <= 0 => (0, &[][..], None),
+        Some(d) => (2, &d.id[..], zblob::compress(plaintext, level, &d.prefix)),
+        None => (1, &[][..], zblob::compress(plaintext, level, &[])),
+    };
     let mut body;
-    match compress(plaintext, level).filter(|c| level > 0 && c.len() < plaintext.len()) {
+    match compressed.filter(|c| c.len() + named.len() < plaintext.len()) {
         Some(c) => {
-            body = Vec::with_capacity(c.len() + 1);
-            body.push(1u8);
+            body = Vec::with_capacity(1 + named.len() + c.len());
+            body.push(flag);
+            body.extend_from_slice(named);
             body.extend_from_slice(&c);
         }
         None => {
@@ -145,19 +130,35 @@ pub fn encode(keys: &MasterKeys, plaintext: &[u8], level: i32) -> Vec<u8> {
 /// `object` names the blob's location for error messages.
 pub fn decode(
     keys: &MasterKeys,
+    dicts: &dyn DictSource,
     id: &BlobId,
     stored: &[u8],
     raw_len: usize,
     object: &str,
 ) -> Result<Vec<u8>> {
     let body = keys.open_data(BLOB_CONTEXT, stored, object)?;
+    if raw_len > MAX_BLOB_LEN {
+        return Err(Error::corrupt(
+            object,
+            format!("index claims a blob of {raw_len} bytes; blobs are at most {MAX_BLOB_LEN}"),
+        ));
+    }
     let plain = match body.first() {
         Some(0) => body[1..].to_vec(),
-        Some(1) => {
-            let mut out = Vec::with_capacity(raw_len);
-            zstd::stream::copy_decode(&body[1..], &mut out)
-                .map_err(|e| Error::corrupt(object, format!("zstd decompression failed: {e}")))?;
-            out
+        Some(1) => zblob::decompress(&body[1..], raw_len, &[])
+            .map_err(|e| Error::corrupt(object, format!("zstd decompression failed: {e}")))?,
+        Some(2) if body.len() > 33 => {
+            let dict_id: DictId = body[1..33].try_into().expect("32 bytes");
+            let prefix = dicts.dict_prefix(&dict_id)?;
+            zblob::decompress(&body[33..], raw_len, &prefix).map_err(|e| {
+                Error::corrupt(
+                    object,
+                    format!(
+                        "zstd decompression with dictionary {} failed: {e}",
+                        &hex::encode(dict_id)[..12]
+                    ),
+                )
+            })?
         }
         _ => return Err(Error::corrupt(object, "unknown blob encoding flag")),
     };

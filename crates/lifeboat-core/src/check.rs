@@ -150,6 +150,7 @@ pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
                 let ok = end <= bytes.len()
                     && blob::decode(
                         repo.keys(),
+                        repo,
                         &b.id,
                         &bytes[b.offset as usize..end],
                         b.raw_length as usize,
@@ -185,6 +186,19 @@ pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
         }
     };
 
+    // Compression dictionaries: every stored one must be intact.
+    let mut good_dicts: HashSet<String> = HashSet::new();
+    for id in repo.list_dict_ids()? {
+        match repo.read_dict(&id) {
+            Ok(_) => {
+                good_dicts.insert(hex::encode(id));
+            }
+            Err(e) => report
+                .errors
+                .push(format!("dictionary {}: {e}", hex::encode(id))),
+        }
+    }
+
     // Snapshots and trees.
     let snap_ids = repo.list_snapshot_ids()?;
     report.snapshots = snap_ids.len();
@@ -199,6 +213,20 @@ pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
             }
         };
         let short = &sid[..8];
+        if let Some(d) = snap
+            .dictionary
+            .as_ref()
+            .filter(|d| !good_dicts.contains(*d))
+        {
+            report.errors.push(format!(
+                "snapshot {short}: its compression dictionary dicts/{d} is missing or damaged; \
+                 data compressed with it cannot be restored"
+            ));
+            report.affected.push(Affected {
+                snapshot: sid.clone(),
+                path: "/".to_string(),
+            });
+        }
         let mut stack = vec![(snap.tree, "/".to_string())];
         while let Some((tid, path)) = stack.pop() {
             let tree_damaged = blob_damaged(&tid, &index);

@@ -65,6 +65,10 @@ pub struct Config {
     /// Object lock, when the repository was created with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<ObjectLock>,
+    /// Compress data blobs with a zstd dictionary trained on the repository's data
+    /// ([`crate::dict`]). Absent (false) in repositories created before dictionaries existed.
+    #[serde(default)]
+    pub compression_dictionary: bool,
 }
 
 impl Config {
@@ -79,6 +83,7 @@ impl Config {
             compression_level: 3,
             pack_size: 16 * 1024 * 1024,
             object_lock: None,
+            compression_dictionary: true,
         }
     }
 }

@@ -189,7 +189,7 @@ pub fn copy(
             });
             continue;
         }
-        let saver = BlobSaver::new(dst, &dst_index, progress.clone());
+        let saver = BlobSaver::new(dst, &dst_index, progress.clone())?;
         let mut added = Vec::new();
         let tree = {
             let mut t = Translator {
@@ -208,7 +208,13 @@ pub fn copy(
                 return Err(stopped(entry, dst, e));
             }
         };
-        let (packs, written, blobs, raw) = saver.finish().map_err(|e| stopped(entry, dst, e))?;
+        let crate::backup::SaverTotals {
+            packs,
+            bytes_written: written,
+            blobs,
+            raw,
+            dictionary,
+        } = saver.finish().map_err(|e| stopped(entry, dst, e))?;
         if !packs.is_empty() {
             let id = dst.write_index(packs.clone(), Vec::new())?;
             report.bytes_added += dst
@@ -223,6 +229,8 @@ pub fn copy(
         report.bytes_added += written;
         let mut snap = entry.snapshot.clone();
         snap.tree = tree;
+        // The source's dictionary means nothing here; name the destination's, if used.
+        snap.dictionary = dictionary.map(hex::encode);
         snap.parent = snap.parent.as_ref().and_then(|p| have.get(p).cloned());
         snap.extra.insert(
             COPIED_FROM.to_string(),

@@ -177,6 +177,7 @@ mod tests {
                 tree: BlobId([0; 32]),
                 summary: None,
                 extra: Default::default(),
+                dictionary: None,
                 program_version: String::new(),
             },
         }

@@ -15,6 +15,7 @@ pub mod chunker;
 pub mod config;
 pub mod copy;
 pub mod crypto;
+pub mod dict;
 pub mod error;
 pub mod forget;
 pub mod index;
@@ -32,6 +33,7 @@ pub mod stats;
 pub mod tree;
 pub mod util;
 pub mod writeonly;
+pub mod zblob;
 
 pub use error::{Error, Result};
 pub use repo::Repository;

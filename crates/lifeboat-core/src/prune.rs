@@ -208,6 +208,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             })?;
             crate::blob::decode(
                 repo.keys(),
+                repo,
                 &b.id,
                 stored,
                 b.raw_length as usize,

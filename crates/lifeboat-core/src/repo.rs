@@ -3,6 +3,7 @@
 use crate::blob::{self, BlobId, BlobType};
 use crate::config::{Config, CONFIG_KEY};
 use crate::crypto::{sha256_hex, MasterKeys};
+use crate::dict::{dict_key, DictId, DictSource, EncoderDict, DICT_CONTEXT};
 use crate::error::{Error, Result};
 use crate::index::{Index, IndexFile, IndexPack, INDEX_CONTEXT};
 use crate::keys::KeyFile;
@@ -20,6 +21,7 @@ pub struct Repository {
     keys: MasterKeys,
     key_id: String,
     tree_packs: TreePackCache,
+    dicts: crate::dict::DictCache,
 }
 
 /// Whole tree packs kept in memory while a command runs: directory listings are read many
@@ -153,6 +155,7 @@ impl Repository {
             keys,
             key_id,
             tree_packs: TreePackCache::default(),
+            dicts: Default::default(),
         })
     }
 
@@ -213,6 +216,7 @@ impl Repository {
                     keys,
                     key_id: id,
                     tree_packs: TreePackCache::default(),
+                    dicts: Default::default(),
                 });
             }
         }
@@ -431,6 +435,7 @@ impl Repository {
         })?;
         blob::decode(
             &self.keys,
+            self,
             id,
             &stored,
             loc.raw_length as usize,
@@ -453,6 +458,67 @@ impl Repository {
                 format!("bad tree JSON: {e}"),
             )
         })
+    }
+
+    // ---- compression dictionaries ----
+
+    /// Lists dictionary ids (sorted).
+    pub fn list_dict_ids(&self) -> Result<Vec<DictId>> {
+        let mut ids = Vec::new();
+        for o in self.storage.list("dicts/")? {
+            let name = o.key.trim_start_matches("dicts/");
+            let mut id = [0u8; 32];
+            if hex::decode_to_slice(name, &mut id).is_ok() {
+                ids.push(id);
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Reads and verifies one dictionary object; returns its prefix bytes.
+    pub fn read_dict(&self, id: &DictId) -> Result<Vec<u8>> {
+        let key = dict_key(id);
+        let bytes = self.storage.read(&key).map_err(|e| match e.kind {
+            ErrorKind::NotFound => Error::corrupt(
+                &key,
+                "compression dictionary is missing; blobs compressed with it cannot be read \
+                 (run `lifeboat check --read-data` to list them)",
+            ),
+            _ => Error::Storage(e),
+        })?;
+        if sha256_hex(&bytes) != hex::encode(id) {
+            return Err(Error::corrupt(
+                &key,
+                "content does not match its name (SHA-256)",
+            ));
+        }
+        self.keys.open_data(DICT_CONTEXT, &bytes, &key)
+    }
+
+    /// Stores a dictionary; returns its id. Idempotent: the same bytes sealed again get a
+    /// new nonce and so a new id, which is harmless (a repository may hold several).
+    pub fn write_dict(&self, dict: &[u8]) -> Result<DictId> {
+        crate::dict::store(&self.storage, &self.keys, dict)
+    }
+
+    /// The dictionary new data blobs should be compressed with: the repository's first one
+    /// (by id), prepared at the repository's compression level. `None` when the repository
+    /// has none, does not use dictionaries, or this key cannot read them (write-only).
+    pub fn current_encoder_dict(&self) -> Result<Option<EncoderDict>> {
+        if !self.config.compression_dictionary
+            || self.config.compression_level <= 0
+            || self.is_write_only()
+        {
+            return Ok(None);
+        }
+        let Some(id) = self.list_dict_ids()?.into_iter().next() else {
+            return Ok(None);
+        };
+        Ok(Some(EncoderDict {
+            id,
+            prefix: self.read_dict(&id)?,
+        }))
     }
 
     // ---- snapshots ----
@@ -555,5 +621,11 @@ impl Repository {
         }
         self.storage.remove(&key)?;
         Ok(())
+    }
+}
+
+impl DictSource for Repository {
+    fn dict_prefix(&self, id: &DictId) -> Result<std::sync::Arc<Vec<u8>>> {
+        self.dicts.get_or_load(id, || self.read_dict(id))
     }
 }

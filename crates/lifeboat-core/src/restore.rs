@@ -281,7 +281,7 @@ pub fn restore(
             let s = (loc.offset as u64 - start) as usize;
             let stored = &data[s..s + loc.length as usize];
             let targets = &blobs[&id];
-            let plain = blob::decode(repo.keys(), &id, stored, loc.raw_length as usize, &format!("pack {pack_id}"))
+            let plain = blob::decode(repo.keys(), repo, &id, stored, loc.raw_length as usize, &format!("pack {pack_id}"))
                 .map_err(|e| {
                     let file = &files[targets[0].file].0.display;
                     Error::corrupt(

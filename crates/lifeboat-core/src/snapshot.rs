@@ -79,6 +79,10 @@ pub struct Snapshot {
     /// Source-specific metadata (server version, LSNs, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
+    /// The compression dictionary (`dicts/<id>`, hex) this backup compressed new data with,
+    /// if any; `check` verifies it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dictionary: Option<String>,
     /// Version of the program that wrote it.
     pub program_version: String,
 }

@@ -1,0 +1,183 @@
+//! Compression dictionaries: trained once from the first backup's data, used by later backups,
+//! named by check when missing or damaged, never deleted by prune.
+
+mod common;
+
+use common::*;
+use predicates::prelude::*;
+use std::path::PathBuf;
+
+/// About `mib` MiB of a text table dump: rows differ (pseudo-random ids and values) but share
+/// their shape, like the SQL dumps dictionaries are for.
+fn table(mib: usize, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(mib << 20);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let kinds = [
+        "page_view",
+        "cart_updated",
+        "order_placed",
+        "login",
+        "password_reset",
+    ];
+    let mut row = 0u64;
+    while out.len() < mib << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        row += 1;
+        out.extend_from_slice(
+            format!(
+                "{row}\t{:016x}-{:04x}\t{}\t2024-01-{:02} {:02}:{:02}:{:02}+00\t{{\"amount\": {}, \"user\": \"user{}@example.com\", \"meta\": {{\"trace\": \"{:012x}\"}}}}\n",
+                x,
+                x >> 48,
+                kinds[(x % 5) as usize],
+                1 + (x >> 8) % 28,
+                (x >> 16) % 24,
+                (x >> 24) % 60,
+                (x >> 32) % 60,
+                (x >> 20) % 10_000,
+                (x >> 12) % 5_000,
+                x >> 4
+            )
+            .as_bytes(),
+        );
+    }
+    out
+}
+
+fn backup_stream(env: &Env, name: &str, data: &[u8]) -> String {
+    let out = env
+        .cmd()
+        .args(["backup", "--stdin", "--stdin-name", name, "--json"])
+        .write_stdin(data.to_vec())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["snapshot_id"].as_str().unwrap().to_string()
+}
+
+fn dump(env: &Env, snap: &str) -> std::process::Output {
+    env.cmd().args(["dump", snap]).output().unwrap()
+}
+
+fn dicts(env: &Env) -> Vec<PathBuf> {
+    env.objects("dicts")
+}
+
+fn repo_bytes(env: &Env) -> u64 {
+    env.objects("data")
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum()
+}
+
+#[test]
+fn dictionary_is_trained_once_used_again_and_restores_identically() {
+    let env = Env::new();
+    let day1 = table(12, 1);
+    let s1 = backup_stream(&env, "dump.sql", &day1);
+    assert_eq!(
+        dicts(&env).len(),
+        1,
+        "the first large backup trains one dictionary"
+    );
+    let day2 = table(12, 2);
+    let s2 = backup_stream(&env, "dump.sql", &day2);
+    assert_eq!(dicts(&env).len(), 1, "later backups reuse it");
+    assert_eq!(dump(&env, &s1).stdout, day1);
+    assert_eq!(dump(&env, &s2).stdout, day2);
+    env.cmd().args(["check", "--read-data"]).assert().success();
+}
+
+#[test]
+fn dictionary_makes_the_repository_smaller() {
+    let data = table(16, 3);
+    let with = Env::new();
+    backup_stream(&with, "dump.sql", &data);
+    let without = Env::uninit();
+    without
+        .cmd()
+        .args(["init", "--no-compression-dictionary"])
+        .assert()
+        .success();
+    backup_stream(&without, "dump.sql", &data);
+    assert!(dicts(&without).is_empty());
+    let (a, b) = (repo_bytes(&with), repo_bytes(&without));
+    assert!(a < b, "with dictionary {a} bytes, without {b} bytes");
+}
+
+#[test]
+fn small_backups_train_no_dictionary() {
+    let env = Env::new();
+    let s = backup_stream(&env, "small.sql", &table(1, 4));
+    assert!(dicts(&env).is_empty());
+    assert_eq!(dump(&env, &s).stdout, table(1, 4));
+}
+
+#[test]
+fn deleted_dictionary_is_named_by_check_and_dump_fails() {
+    let env = Env::new();
+    // The first backup trains the dictionary (most of its blobs are compressed before it is
+    // ready); the second uses it from its first blob.
+    backup_stream(&env, "first.sql", &table(12, 5));
+    let uses = backup_stream(&env, "dump.sql", &table(12, 9));
+    let d = dicts(&env).pop().unwrap();
+    let name = d.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::remove_file(&d).unwrap();
+    env.cmd()
+        .arg("check")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(format!("dicts/{name}")));
+    env.cmd()
+        .args(["check", "--read-data"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("dump.sql"));
+    let out = dump(&env, &uses);
+    assert!(!out.status.success());
+    assert!(out.stdout.len() < 12 << 20, "no full stream written");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("dicts/{name}")),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn flipped_byte_in_dictionary_is_named_by_check() {
+    let env = Env::new();
+    backup_stream(&env, "dump.sql", &table(12, 6));
+    let d = dicts(&env).pop().unwrap();
+    let name = d.file_name().unwrap().to_string_lossy().into_owned();
+    let mut b = std::fs::read(&d).unwrap();
+    b[100] ^= 0x01;
+    std::fs::write(&d, b).unwrap();
+    env.cmd()
+        .arg("check")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(&name));
+}
+
+#[test]
+fn prune_keeps_dictionaries() {
+    let env = Env::new();
+    backup_stream(&env, "dump.sql", &table(12, 7));
+    env.cmd()
+        .args(["forget", "--keep-last", "0", "--prune"])
+        .assert()
+        .success();
+    assert_eq!(dicts(&env).len(), 1);
+    let s = backup_stream(&env, "dump.sql", &table(12, 8));
+    assert_eq!(dicts(&env).len(), 1);
+    assert_eq!(dump(&env, &s).stdout, table(12, 8));
+    env.cmd().args(["check", "--read-data"]).assert().success();
+}
