@@ -130,6 +130,7 @@ pub fn snapshot_json(e: &SnapshotEntry) -> serde_json::Value {
         "tree": s.tree.to_hex(),
         "summary": s.summary,
         "extra": s.extra,
+        "dictionary": s.dictionary,
         "program_version": s.program_version,
     })
 }
