@@ -1,5 +1,7 @@
 //! Compression dictionaries: trained once from the first backup's data, used by later backups,
-//! named by check when missing or damaged, never deleted by prune.
+//! named by check when missing or damaged, never deleted by prune. (How much a dictionary saves
+//! is tested in lifeboat-core's `zblob` tests and measured in docs/benchmarks.md: comparing two
+//! repositories here would compare their secret chunker seeds as much as their dictionaries.)
 
 mod common;
 
@@ -8,38 +10,55 @@ use predicates::prelude::*;
 use std::path::PathBuf;
 
 /// About `mib` MiB of a text table dump: rows differ (pseudo-random ids and values) but share
-/// their shape, like the SQL dumps dictionaries are for.
+/// their shape and a vocabulary of a few hundred row templates, like the SQL dumps
+/// dictionaries are for (each chunk alone meets many templates for the first time).
 fn table(mib: usize, seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(mib << 20);
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    let kinds = [
-        "page_view",
-        "cart_updated",
-        "order_placed",
-        "login",
-        "password_reset",
-    ];
-    let mut row = 0u64;
-    while out.len() < mib << 20 {
+    let mut x = 0x9e3779b97f4a7c15u64;
+    let mut next = move || {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
+        x
+    };
+    let words: Vec<String> = (0..400)
+        .map(|_| {
+            let n = 4 + next() % 7;
+            (0..n)
+                .map(|_| (b'a' + (next() % 26) as u8) as char)
+                .collect()
+        })
+        .collect();
+    let templates: Vec<String> = (0..300)
+        .map(|_| {
+            let fields: Vec<String> = (0..6)
+                .map(|_| {
+                    format!(
+                        "\"{}_{}\": \"{} {}\"",
+                        words[(next() % 400) as usize],
+                        words[(next() % 400) as usize],
+                        words[(next() % 400) as usize],
+                        words[(next() % 400) as usize]
+                    )
+                })
+                .collect();
+            fields.join(", ")
+        })
+        .collect();
+    let mut y = seed.wrapping_mul(6364136223846793005) | 1;
+    let mut out = Vec::with_capacity(mib << 20);
+    let mut row = 0u64;
+    while out.len() < mib << 20 {
+        y ^= y << 13;
+        y ^= y >> 7;
+        y ^= y << 17;
         row += 1;
         out.extend_from_slice(
             format!(
-                "{row}\t{:016x}-{:04x}\t{}\t2024-01-{:02} {:02}:{:02}:{:02}+00\t{{\"amount\": {}, \"user\": \"user{}@example.com\", \"meta\": {{\"trace\": \"{:012x}\"}}}}\n",
-                x,
-                x >> 48,
-                kinds[(x % 5) as usize],
-                1 + (x >> 8) % 28,
-                (x >> 16) % 24,
-                (x >> 24) % 60,
-                (x >> 32) % 60,
-                (x >> 20) % 10_000,
-                (x >> 12) % 5_000,
-                x >> 4
+                "{row}\t{:016x}\t2024-01-{:02}\t{{{}, \"amount\": {}}}\n",
+                y,
+                1 + (y >> 8) % 28,
+                templates[(y % 300) as usize],
+                (y >> 20) % 10_000,
             )
             .as_bytes(),
         );
@@ -108,43 +127,16 @@ fn dictionary_is_trained_once_used_again_and_restores_identically() {
     env.cmd().args(["check", "--read-data"]).assert().success();
 }
 
-/// Bytes the backup added to the repository.
-fn backup_added(env: &Env, name: &str, data: &[u8]) -> u64 {
-    let out = env
-        .cmd()
-        .args(["backup", "--stdin", "--stdin-name", name, "--json"])
-        .write_stdin(data.to_vec())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["summary"]["bytes_added"].as_u64().unwrap()
-}
-
 #[test]
-fn dictionary_makes_the_repository_smaller() {
-    let with = Env::new();
-    let without = Env::uninit();
-    without
-        .cmd()
+fn no_compression_dictionary_repositories_train_none() {
+    let env = Env::uninit();
+    env.cmd()
         .args(["init", "--no-compression-dictionary"])
         .assert()
         .success();
-    // The first backup trains the dictionary; the second is compressed with it throughout.
-    for env in [&with, &without] {
-        backup_added(env, "first.sql", &table(12, 3));
-    }
-    let data = table(12, 10);
-    let (a, b) = (
-        backup_added(&with, "dump.sql", &data),
-        backup_added(&without, "dump.sql", &data),
-    );
-    assert!(dicts(&without).is_empty());
-    assert!(a < b, "with dictionary {a} bytes added, without {b} bytes");
+    let s = backup_stream(&env, "dump.sql", &table(12, 3));
+    assert!(dicts(&env).is_empty());
+    assert_eq!(dump(&env, &s).stdout, table(12, 3));
 }
 
 #[test]
@@ -214,4 +206,18 @@ fn prune_keeps_dictionaries() {
     assert_eq!(dicts(&env).len(), 1);
     assert_eq!(dump(&env, &s).stdout, table(12, 8));
     env.cmd().args(["check", "--read-data"]).assert().success();
+}
+
+#[test]
+fn data_a_dictionary_would_not_help_trains_none() {
+    // Very regular rows compress better without history from elsewhere: training checks the
+    // dictionary on held-out chunks and keeps none.
+    let regular: Vec<u8> = (0..400_000u64)
+        .map(|r| format!("{r}\tevent_{}\t{{\"user\": {}}}\n", r % 5, r * 31))
+        .collect::<String>()
+        .into_bytes();
+    let env = Env::new();
+    let s = backup_stream(&env, "regular.sql", &regular);
+    assert!(dicts(&env).is_empty());
+    assert_eq!(dump(&env, &s).stdout, regular);
 }

@@ -15,6 +15,7 @@ use crate::pack::{pack_key, PackBuilder};
 use crate::repo::Repository;
 use crate::snapshot::{Snapshot, StreamInfo, Summary};
 use crate::tree::{Node, NodeKind, Tree};
+use crate::zblob;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use lifeboat_storage::{Storage, WriteOptions};
 use std::collections::{BTreeMap, HashSet};
@@ -94,7 +95,19 @@ struct Shared {
     dict: std::sync::OnceLock<crate::dict::EncoderDict>,
     /// Set once a blob has been compressed with `dict`.
     dict_used: std::sync::atomic::AtomicBool,
+    /// Every [`DICT_PROBE_EVERY`]th data blob is compressed with and without the dictionary:
+    /// bytes with, bytes without, blobs probed. When the dictionary costs more than it saves
+    /// on this session's data, `dict_off` stops its use.
+    dict_probe: Mutex<(u64, u64, u32)>,
+    dict_off: std::sync::atomic::AtomicBool,
+    data_blobs: AtomicU64,
 }
+
+/// How often a data blob is compressed both ways to check the dictionary still pays off.
+const DICT_PROBE_EVERY: u64 = 32;
+
+/// Blobs probed before the dictionary may be turned off.
+const DICT_PROBE_MIN: u32 = 8;
 
 impl Shared {
     fn fail(&self, e: Error) {
@@ -166,6 +179,9 @@ impl<'a> BlobSaver<'a> {
             progress,
             dict: std::sync::OnceLock::new(),
             dict_used: std::sync::atomic::AtomicBool::new(false),
+            dict_probe: Mutex::new((0, 0, 0)),
+            dict_off: std::sync::atomic::AtomicBool::new(false),
+            data_blobs: AtomicU64::new(0),
         });
         let mut samples = None;
         match repo.current_encoder_dict()? {
@@ -288,14 +304,17 @@ impl<'a> BlobSaver<'a> {
     }
 
     /// Chunks `reader` and stores every chunk; returns the content ids and byte count.
+    /// `size_hint` (a file's size) lets small inputs use a small chunking window.
     pub fn save_stream<R: Read>(
         &self,
         reader: R,
         params: &crate::config::ChunkerParams,
+        size_hint: Option<u64>,
     ) -> std::io::Result<(Vec<BlobId>, u64)> {
         let mut ids = Vec::new();
         let mut total = 0u64;
-        for chunk in chunker::stream(reader, params, self.shared.keys.chunker_seed) {
+        let seed = self.shared.keys.chunker_seed;
+        for chunk in chunker::stream_sized(reader, params, seed, size_hint) {
             let chunk = chunk?;
             total += chunk.len() as u64;
             self.shared
@@ -364,11 +383,7 @@ fn worker(rx: Receiver<Job>, tx: Sender<crate::pack::FinishedPack>, sh: Arc<Shar
         if sh.failed() {
             continue; // drain so the sender never blocks
         }
-        let dict = sh.dict.get().filter(|_| job.kind == BlobType::Data);
-        if dict.is_some() {
-            sh.dict_used.store(true, Ordering::SeqCst);
-        }
-        let stored = blob::encode_with(&sh.keys, &job.data, sh.level, dict);
+        let stored = encode_data_or_tree(&sh, &job);
         let slot = job.kind.code() as usize;
         packs[slot].add(job.kind, job.id, &stored, job.data.len());
         sh.blobs_added.fetch_add(1, Ordering::Relaxed);
@@ -385,6 +400,50 @@ fn worker(rx: Receiver<Job>, tx: Sender<crate::pack::FinishedPack>, sh: Arc<Shar
         if !pack.is_empty() && !sh.failed() {
             let _ = tx.send(pack.finish(&sh.keys.meta_key));
         }
+    }
+}
+
+/// Encodes a job's blob: data blobs with the dictionary while it pays off (see `dict_probe`).
+fn encode_data_or_tree(sh: &Shared, job: &Job) -> Vec<u8> {
+    use blob::Compressed;
+    let dict = sh
+        .dict
+        .get()
+        .filter(|_| job.kind == BlobType::Data && sh.level > 0)
+        .filter(|_| !sh.dict_off.load(Ordering::Relaxed));
+    let Some(d) = dict else {
+        return blob::encode(&sh.keys, &job.data, sh.level);
+    };
+    if !sh
+        .data_blobs
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(DICT_PROBE_EVERY)
+    {
+        sh.dict_used.store(true, Ordering::SeqCst);
+        return blob::encode_with(&sh.keys, &job.data, sh.level, Some(d));
+    }
+    let with = Compressed::WithDict(d.id, zblob::compress(&job.data, sh.level, &d.prefix));
+    let without = Compressed::Plain(zblob::compress(&job.data, sh.level, &[]));
+    let (w, wo) = (with.cost(), without.cost());
+    {
+        let mut p = sh.dict_probe.lock().expect("dict probe");
+        p.0 += w.unwrap_or(job.data.len()) as u64;
+        p.1 += wo.unwrap_or(job.data.len()) as u64;
+        p.2 += 1;
+        if p.2 >= DICT_PROBE_MIN && p.0 > p.1 {
+            tracing::info!(
+                with = p.0,
+                without = p.1,
+                "the compression dictionary does not pay off on this data; not using it"
+            );
+            sh.dict_off.store(true, Ordering::Relaxed);
+        }
+    }
+    if w.is_some() && w <= wo.or(Some(usize::MAX)) {
+        sh.dict_used.store(true, Ordering::SeqCst);
+        blob::seal(&sh.keys, &job.data, with)
+    } else {
+        blob::seal(&sh.keys, &job.data, without)
     }
 }
 
@@ -561,7 +620,7 @@ pub fn backup_stream<R: Read>(
     let saver = BlobSaver::new(repo, &index, progress)?;
     let mut hr = HashingReader::new(reader);
     let (content, size) = saver
-        .save_stream(&mut hr, &repo.config().chunker)
+        .save_stream(&mut hr, &repo.config().chunker, None)
         .map_err(|e| {
             Error::SourceFailed(format!(
                 "reading stream '{name}' failed: {e}; nothing was recorded"
@@ -823,7 +882,11 @@ impl Walker<'_, '_> {
                         return Ok(None);
                     }
                 };
-                match self.saver.save_stream(file, &self.repo.config().chunker) {
+                let hint = Some(meta.len());
+                match self
+                    .saver
+                    .save_stream(file, &self.repo.config().chunker, hint)
+                {
                     Ok((content, read)) => {
                         node.content = content;
                         node.size = read;

@@ -104,18 +104,57 @@ pub fn encode_with(
     level: i32,
     dict: Option<&EncoderDict>,
 ) -> Vec<u8> {
-    let (flag, named, compressed): (u8, &[u8], _) = match dict {
-        _ if level <= 0 => (0, &[][..], None),
-        Some(d) => (2, &d.id[..], zblob::compress(plaintext, level, &d.prefix)),
-        None => (1, &[][..], zblob::compress(plaintext, level, &[])),
+    match dict {
+        _ if level <= 0 => seal(keys, plaintext, Compressed::None),
+        Some(d) => seal(
+            keys,
+            plaintext,
+            Compressed::WithDict(d.id, zblob::compress(plaintext, level, &d.prefix)),
+        ),
+        None => seal(
+            keys,
+            plaintext,
+            Compressed::Plain(zblob::compress(plaintext, level, &[])),
+        ),
+    }
+}
+
+/// A compressed form of a blob's plaintext, ready to seal (`None` inside: zstd failed).
+#[derive(Debug)]
+pub enum Compressed {
+    /// Store the plaintext (flag 0).
+    None,
+    /// A zstd frame without dictionary (flag 1).
+    Plain(Option<Vec<u8>>),
+    /// A zstd frame made with dictionary `id` (flag 2).
+    WithDict(DictId, Option<Vec<u8>>),
+}
+
+impl Compressed {
+    /// Stored bytes this form costs beyond the envelope, if it is usable.
+    pub fn cost(&self) -> Option<usize> {
+        match self {
+            Compressed::None => None,
+            Compressed::Plain(c) => c.as_ref().map(|c| c.len()),
+            Compressed::WithDict(_, c) => c.as_ref().map(|c| c.len() + 32),
+        }
+    }
+}
+
+/// Seals a blob in the given compressed form, or as plaintext when that form is not smaller.
+pub fn seal(keys: &MasterKeys, plaintext: &[u8], compressed: Compressed) -> Vec<u8> {
+    let (flag, named, frame): (u8, &[u8], Option<&Vec<u8>>) = match &compressed {
+        Compressed::None => (0, &[][..], None),
+        Compressed::Plain(c) => (1, &[][..], c.as_ref()),
+        Compressed::WithDict(id, c) => (2, &id[..], c.as_ref()),
     };
     let mut body;
-    match compressed.filter(|c| c.len() + named.len() < plaintext.len()) {
+    match frame.filter(|c| c.len() + named.len() < plaintext.len()) {
         Some(c) => {
             body = Vec::with_capacity(1 + named.len() + c.len());
             body.push(flag);
             body.extend_from_slice(named);
-            body.extend_from_slice(&c);
+            body.extend_from_slice(c);
         }
         None => {
             body = Vec::with_capacity(plaintext.len() + 1);

@@ -47,12 +47,30 @@ pub fn dict_key(id: &DictId) -> String {
 
 /// Trains a prefix from sample chunks with zstd's fastCover trainer (fixed parameters:
 /// k=200, d=8, which trains 8 MiB of samples in about 0.2 s) and keeps the last
-/// [`PREFIX_SIZE`] bytes of the dictionary it builds. Returns `None` when zstd cannot build a
-/// dictionary (too few or too uniform samples).
+/// [`PREFIX_SIZE`] bytes of the dictionary it builds.
+///
+/// A prefix does not help all data: on very regular rows, matches into it can displace the
+/// cheap repeat matches zstd finds within the chunk and cost more than they save. So the last
+/// quarter of the samples is held out of training and compressed with and without the prefix;
+/// the prefix is kept only if it saves at least [`MIN_GAIN`] there. Returns `None` when zstd
+/// cannot build a dictionary or it does not pay off.
 pub fn train(samples: &[Vec<u8>]) -> Option<Vec<u8>> {
-    let dict = train_zstd(samples, TRAINED_SIZE)?;
-    Some(dict[dict.len().saturating_sub(PREFIX_SIZE)..].to_vec())
+    let held = samples.len() / 4;
+    let (training, holdout) = samples.split_at(samples.len() - held);
+    let dict = train_zstd(training, TRAINED_SIZE)?;
+    let prefix = dict[dict.len().saturating_sub(PREFIX_SIZE)..].to_vec();
+    let size = |p: &[u8]| -> Option<usize> {
+        holdout
+            .iter()
+            .map(|c| crate::zblob::compress(c, 3, p).map(|z| z.len()))
+            .sum()
+    };
+    let (with, without) = (size(&prefix)?, size(&[])?);
+    ((with as f64) < (1.0 - MIN_GAIN) * without as f64).then_some(prefix)
 }
+
+/// Smallest saving (fraction of compressed bytes) for which a prefix is used.
+pub const MIN_GAIN: f64 = 0.01;
 
 fn train_zstd(samples: &[Vec<u8>], max_size: usize) -> Option<Vec<u8>> {
     use zstd::zstd_safe::zstd_sys;
@@ -199,10 +217,81 @@ mod tests {
             .collect()
     }
 
+    /// Rows with a vocabulary larger than one chunk sees at its start (like SQL dumps of
+    /// JSON events): the case a prefix is for.
+    fn varied_rows(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let words: Vec<String> = (0..400)
+            .map(|_| {
+                (0..4 + next() % 7)
+                    .map(|_| (b'a' + (next() % 26) as u8) as char)
+                    .collect()
+            })
+            .collect();
+        let templates: Vec<String> = (0..300)
+            .map(|_| {
+                (0..6)
+                    .map(|_| {
+                        let mut w = || words[(next() % 400) as usize].clone();
+                        format!("\"{}_{}\": \"{} {}\"", w(), w(), w(), w())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .collect();
+        let mut y = seed.wrapping_mul(6_364_136_223_846_793_005) | 1;
+        (0..n)
+            .map(|r| {
+                y ^= y << 13;
+                y ^= y >> 7;
+                y ^= y << 17;
+                format!("{r}\t{y:016x}\t{{{}}}\n", templates[(y % 300) as usize])
+            })
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    fn chunked(data: &[u8]) -> Vec<Vec<u8>> {
+        data.chunks(128 << 10).map(|c| c.to_vec()).collect()
+    }
+
     #[test]
-    fn training_on_repetitive_samples_yields_a_dictionary() {
-        let d = train(&samples()).expect("dictionary");
-        assert!(!d.is_empty() && d.len() <= PREFIX_SIZE);
+    fn a_trained_prefix_makes_later_chunks_of_varied_rows_smaller() {
+        let prefix = train(&chunked(&varied_rows(40_000, 1))).expect("a useful prefix");
+        let later = chunked(&varied_rows(40_000, 2));
+        let size = |p: &[u8]| -> usize {
+            later
+                .iter()
+                .map(|c| crate::zblob::compress(c, 3, p).expect("compress").len())
+                .sum()
+        };
+        let (with, without) = (size(&prefix), size(&[]));
+        assert!(
+            (with as f64) < 0.95 * without as f64,
+            "with prefix {with} bytes, without {without}"
+        );
+    }
+
+    #[test]
+    fn a_prefix_that_does_not_pay_off_is_not_kept() {
+        // Very regular rows compress better on their own (see `train`).
+        let regular: Vec<u8> = (0..200_000)
+            .map(|r| {
+                format!(
+                    "{r}\tevent_{}\t{{\"user\": {}, \"kind\": \"click\"}}\n",
+                    r % 5,
+                    r * 31
+                )
+            })
+            .collect::<String>()
+            .into_bytes();
+        assert!(train(&chunked(&regular)).is_none());
     }
 
     #[test]

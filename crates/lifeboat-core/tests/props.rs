@@ -224,3 +224,23 @@ fn streaming_chunker_matches_in_memory_boundaries_across_window_refills() {
         assert_eq!(ends, expected);
     }
 }
+
+#[test]
+fn size_hinted_chunker_matches_in_memory_boundaries_even_when_the_hint_is_wrong() {
+    // A file may grow or shrink between stat and read: a short hint must grow the window
+    // (never cut early or stop), a long one must change nothing.
+    let p = ChunkerParams::default();
+    for len in [0usize, 1, 5_000, 600_000, 3_000_000, 20_000_000] {
+        let d = data(len, 7);
+        let expected = boundaries(&d, &p, 42);
+        for hint in [0u64, 100, len as u64 / 2, len as u64, len as u64 * 2 + 10] {
+            let mut ends = Vec::new();
+            let mut pos = 0;
+            for c in lifeboat_core::chunker::stream_sized(&d[..], &p, 42, Some(hint)) {
+                pos += c.unwrap().len();
+                ends.push(pos);
+            }
+            assert_eq!(ends, expected, "len {len}, hint {hint}");
+        }
+    }
+}
