@@ -178,7 +178,7 @@ fn deleted_dictionary_is_named_by_check_and_dump_fails() {
 }
 
 #[test]
-fn flipped_byte_in_dictionary_is_named_by_check() {
+fn flipped_byte_in_dictionary_is_named_by_check_and_backups_go_on() {
     let env = Env::new();
     backup_stream(&env, "dump.sql", &table(12, 6));
     let d = dicts(&env).pop().unwrap();
@@ -191,6 +191,10 @@ fn flipped_byte_in_dictionary_is_named_by_check() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains(&name));
+    // Backups go on (without the damaged dictionary) and their data restores.
+    let data = table(12, 11);
+    let s = backup_stream(&env, "next.sql", &data);
+    assert_eq!(dump(&env, &s).stdout, data);
 }
 
 #[test]

@@ -502,9 +502,9 @@ impl Repository {
         crate::dict::store(&self.storage, &self.keys, dict)
     }
 
-    /// The dictionary new data blobs should be compressed with: the repository's first one
-    /// (by id), prepared at the repository's compression level. `None` when the repository
-    /// has none, does not use dictionaries, or this key cannot read them (write-only).
+    /// The dictionary new data blobs should be compressed with: the repository's first intact
+    /// one (by id). `None` when the repository has none (or only damaged ones), does not use
+    /// dictionaries, or this key cannot read them (write-only).
     pub fn current_encoder_dict(&self) -> Result<Option<EncoderDict>> {
         if !self.config.compression_dictionary
             || self.config.compression_level <= 0
@@ -512,13 +512,20 @@ impl Repository {
         {
             return Ok(None);
         }
-        let Some(id) = self.list_dict_ids()?.into_iter().next() else {
-            return Ok(None);
-        };
-        Ok(Some(EncoderDict {
-            id,
-            prefix: self.read_dict(&id)?,
-        }))
+        // A damaged dictionary must not stop backups: it is reported by `check` (the data that
+        // used it is damaged too), and new data goes on with the next intact one, or none.
+        // Storage errors (unreachable, denied) are not skipped: they would hide a dictionary
+        // that is fine and make the next backup train another.
+        for id in self.list_dict_ids()? {
+            match self.read_dict(&id) {
+                Ok(prefix) => return Ok(Some(EncoderDict { id, prefix })),
+                Err(e @ Error::Corrupt { .. }) => {
+                    tracing::warn!("skipping compression dictionary: {e}");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
     }
 
     // ---- snapshots ----
