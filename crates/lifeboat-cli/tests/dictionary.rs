@@ -217,7 +217,13 @@ fn data_a_dictionary_would_not_help_trains_none() {
     // Very regular rows compress better without history from elsewhere: training checks the
     // dictionary on held-out chunks and keeps none.
     let regular: Vec<u8> = (0..400_000u64)
-        .map(|r| format!("{r}\tevent_{}\t{{\"user\": {}}}\n", r % 5, r * 31))
+        .map(|r| {
+            format!(
+                "{r}\tevent_{}\t{{\"user\": {}, \"kind\": \"click\"}}\n",
+                r % 5,
+                r * 31
+            )
+        })
         .collect::<String>()
         .into_bytes();
     let env = Env::new();
