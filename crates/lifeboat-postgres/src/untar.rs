@@ -83,18 +83,7 @@ pub fn unpack<R: Read>(r: &mut R, dir: &Path) -> Result<u64> {
             continue;
         }
         zero_blocks = 0;
-        let sum: u64 = header
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                if (148..156).contains(&i) {
-                    32
-                } else {
-                    b as u64
-                }
-            })
-            .sum();
-        if octal(&header[148..156]) != Some(sum) {
+        if octal(&header[148..156]) != Some(header_checksum(&header)) {
             return Err(PgError::Invalid(
                 "bad tar header checksum in the base backup".into(),
             ));
@@ -174,6 +163,21 @@ pub fn unpack<R: Read>(r: &mut R, dir: &Path) -> Result<u64> {
     Ok(members)
 }
 
+/// A tar header's checksum: the sum of its bytes with the checksum field read as spaces.
+fn header_checksum(header: &[u8]) -> u64 {
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                b as u64
+            }
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,17 +234,7 @@ mod tests {
         evil[100..107].copy_from_slice(b"0000600");
         evil[124..135].copy_from_slice(b"00000000000");
         evil[156] = b'0';
-        let sum: u64 = evil
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                if (148..156).contains(&i) {
-                    32
-                } else {
-                    b as u64
-                }
-            })
-            .sum();
+        let sum = header_checksum(&evil);
         evil[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
         let e = unpack(&mut &evil[..], dir.path()).unwrap_err();
         assert!(e.to_string().contains("refusing"), "{e}");
