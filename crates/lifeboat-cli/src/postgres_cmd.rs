@@ -12,7 +12,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use lifeboat_core::backup::{BackupOptions, Progress};
 use lifeboat_core::Repository;
 use lifeboat_postgres::logical::{self, Databases, LogicalOptions, LogicalRestoreOptions};
-use lifeboat_postgres::physical::{self, PhysicalOptions};
+use lifeboat_postgres::physical::{self, BaseBackupMethod, PhysicalOptions};
 use lifeboat_postgres::pitr::{self, PhysicalRestoreOptions, StartOptions};
 use lifeboat_postgres::plan::{expire_candidates, RecoveryTarget};
 use lifeboat_postgres::tools::shell_quote;
@@ -98,9 +98,15 @@ pub struct PgBackupArgs {
     /// Seconds to wait for the backup's WAL to be archived before giving up (nothing is recorded then)
     #[arg(long, default_value_t = 300)]
     wal_timeout: u64,
-    /// Put the backup's WAL into the snapshot (self-contained; no archive needed, no PITR)
+    /// Put the backup's WAL into the snapshot (self-contained; no archive needed, no PITR; uses pg_basebackup)
     #[arg(long, requires = "physical")]
     include_wal: bool,
+    /// How a physical backup reads the data directory: `copy` reads its files directly and in
+    /// parallel while the backup is open (lifeboat must run on the database host and be able to
+    /// read the directory); `pg_basebackup` streams its tar over a replication connection (any
+    /// host); `auto` copies when it can
+    #[arg(long, value_enum, default_value_t = Method::Auto, requires = "physical")]
+    method: Method,
     /// Tag the snapshot(s) (repeatable)
     #[arg(long = "tag")]
     tags: Vec<String>,
@@ -110,6 +116,14 @@ pub struct PgBackupArgs {
     /// Print JSON
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Method {
+    Auto,
+    Copy,
+    #[value(name = "pg_basebackup")]
+    PgBasebackup,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -395,6 +409,11 @@ pub fn backup(cli: &Cli, a: &PgBackupArgs, show_progress: bool) -> Result<i32> {
                 fast_checkpoint: matches!(a.checkpoint, Checkpoint::Fast),
                 wal_timeout: Duration::from_secs(a.wal_timeout),
                 include_wal: a.include_wal,
+                method: match a.method {
+                    Method::Auto => BaseBackupMethod::Auto,
+                    Method::Copy => BaseBackupMethod::Copy,
+                    Method::PgBasebackup => BaseBackupMethod::Basebackup,
+                },
                 backup: snapshot_opts(&a.tags, &a.host),
             },
             progress,

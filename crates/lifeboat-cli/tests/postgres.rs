@@ -577,6 +577,10 @@ fn physical_backup_and_point_in_time_restores() {
         &pg.dsn("postgres"),
     ]);
     let meta = &b["postgres"];
+    assert_eq!(
+        meta["format"], "files",
+        "the data directory is copied directly"
+    );
     assert_eq!(meta["system_identifier"], pg.sysid().as_str());
     assert_eq!(meta["timeline"], 1);
     assert!(meta["stop_lsn"].as_str().unwrap().contains('/'));
@@ -1145,4 +1149,112 @@ fn continuity_gaps_expiry_and_dedup_of_base_backups() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["gaps"][0]["from"], victim.as_str(), "{v}");
     assert_eq!(v["gaps"][0]["missing"], 1);
+}
+
+#[test]
+fn base_backup_methods_copy_and_pg_basebackup_restore_the_same_data() {
+    let env = Env::new();
+    let pg = Cluster::start(&env, "methods", true);
+    pg.psql("postgres", "CREATE TABLE m (id int PRIMARY KEY, v text); INSERT INTO m SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 20000) g");
+    let copy = env.lb_json(&[
+        "backup",
+        "postgres",
+        "--physical",
+        "--method",
+        "copy",
+        "--dsn",
+        &pg.dsn("postgres"),
+    ]);
+    assert_eq!(copy["postgres"]["format"], "files", "{copy}");
+    let tar = env.lb_json(&[
+        "backup",
+        "postgres",
+        "--physical",
+        "--method",
+        "pg_basebackup",
+        "--dsn",
+        &pg.dsn("postgres"),
+    ]);
+    assert_eq!(tar["postgres"]["format"], "tar", "{tar}");
+    // The default (auto) copies when the data directory is readable here.
+    let auto = env.lb_json(&[
+        "backup",
+        "postgres",
+        "--physical",
+        "--dsn",
+        &pg.dsn("postgres"),
+    ]);
+    assert_eq!(auto["postgres"]["format"], "files", "{auto}");
+    let expected = pg.psql(
+        "postgres",
+        "SELECT count(*), md5(string_agg(v, ',' ORDER BY id)) FROM m",
+    );
+    pg.switch_and_wait();
+
+    // A copied data directory holds the backup's label, and none of the server's runtime files.
+    let dir = env.path().join("copied");
+    env.lb()
+        .args([
+            "restore",
+            "postgres",
+            "--physical",
+            "--target-dir",
+            dir.to_str().unwrap(),
+            "--latest",
+            "--snapshot",
+            copy["snapshot_id"].as_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let label = std::fs::read_to_string(dir.join("backup_label")).unwrap();
+    assert!(
+        label.contains(&format!(
+            "START WAL LOCATION: {}",
+            copy["postgres"]["start_lsn"].as_str().unwrap()
+        )),
+        "{label}"
+    );
+    assert!(!dir.join("postmaster.pid").exists());
+    assert!(dir.join("global/pg_control").exists());
+    assert!(dir.join("pg_wal/archive_status").is_dir());
+    let segments = std::fs::read_dir(dir.join("pg_wal"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().len() == 24)
+        .count();
+    assert_eq!(segments, 0, "WAL comes from the archive, not the copy");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    for (name, b) in [("from_copy", &copy), ("from_tar", &tar)] {
+        let (r, rows) = pitr(
+            &env,
+            name,
+            &["--latest", "--snapshot", b["snapshot_id"].as_str().unwrap()],
+            "SELECT count(*), md5(string_agg(v, ',' ORDER BY id)) FROM m",
+        );
+        assert_eq!(r["snapshot_id"], b["snapshot_id"]);
+        assert_eq!(rows, expected, "{name} restores every row");
+    }
+
+    // --method copy cannot include WAL (pg_basebackup's tar does that).
+    let out = env
+        .lb()
+        .args([
+            "backup",
+            "postgres",
+            "--physical",
+            "--method",
+            "copy",
+            "--include-wal",
+            "--dsn",
+            &pg.dsn("postgres"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--method pg_basebackup"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -788,6 +788,11 @@ struct Walker<'a, 'b> {
     summary: Summary,
     skipped: Vec<(PathBuf, String)>,
     progress: Arc<Progress>,
+    /// Entries (full paths) the source leaves out, besides `excludes`.
+    filter: Option<&'a (dyn Fn(&Path) -> bool + Sync)>,
+    /// Strict sources: a vanished entry is left out silently, any other read error fails
+    /// the backup (see [`DirSource`]).
+    strict: bool,
 }
 
 fn node_from_meta(name: &std::ffi::OsStr, meta: &std::fs::Metadata) -> Node {
@@ -812,6 +817,20 @@ impl Walker<'_, '_> {
         self.skipped.push((path.to_path_buf(), why));
     }
 
+    /// An entry could not be read: skipped with a warning, or for strict sources left out if
+    /// it vanished (deleted while the backup ran) and an error otherwise.
+    fn unreadable(&mut self, path: &Path, e: std::io::Error) -> Result<()> {
+        if !self.strict {
+            self.skip(path, e.to_string());
+            return Ok(());
+        }
+        if e.kind() == std::io::ErrorKind::NotFound {
+            tracing::debug!("{} vanished during the backup", path.display());
+            return Ok(());
+        }
+        Err(Error::io("reading backup source", path, e))
+    }
+
     /// Saves one filesystem entry; `None` when it was skipped.
     fn save_entry(
         &mut self,
@@ -823,7 +842,7 @@ impl Walker<'_, '_> {
         let meta = match std::fs::symlink_metadata(path) {
             Ok(m) => m,
             Err(e) => {
-                self.skip(path, e.to_string());
+                self.unreadable(path, e)?;
                 return Ok(None);
             }
         };
@@ -834,7 +853,7 @@ impl Walker<'_, '_> {
             match std::fs::read_link(path) {
                 Ok(t) => node.set_link_target(t.as_os_str()),
                 Err(e) => {
-                    self.skip(path, e.to_string());
+                    self.unreadable(path, e)?;
                     return Ok(None);
                 }
             }
@@ -878,7 +897,7 @@ impl Walker<'_, '_> {
                 let file = match std::fs::File::open(path) {
                     Ok(f) => f,
                     Err(e) => {
-                        self.skip(path, e.to_string());
+                        self.unreadable(path, e)?;
                         return Ok(None);
                     }
                 };
@@ -894,6 +913,9 @@ impl Walker<'_, '_> {
                     }
                     Err(e) => {
                         self.saver.check_failed()?;
+                        if self.strict {
+                            return Err(Error::io("reading backup source", path, e));
+                        }
                         self.skip(path, e.to_string());
                         return Ok(None);
                     }
@@ -924,7 +946,7 @@ impl Walker<'_, '_> {
         let entries = match std::fs::read_dir(path) {
             Ok(rd) => rd,
             Err(e) => {
-                self.skip(path, e.to_string());
+                self.unreadable(path, e)?;
                 return Ok(None);
             }
         };
@@ -932,7 +954,7 @@ impl Walker<'_, '_> {
         for e in entries {
             match e {
                 Ok(e) => names.push(e.file_name()),
-                Err(e) => self.skip(path, e.to_string()),
+                Err(e) => self.unreadable(path, e)?,
             }
         }
         names.sort_by(|a, b| {
@@ -942,7 +964,7 @@ impl Walker<'_, '_> {
         let mut tree = Tree::default();
         for name in names {
             let child = path.join(&name);
-            if self.excludes.excluded(&child) {
+            if self.excludes.excluded(&child) || self.filter.is_some_and(|f| f(&child)) {
                 continue;
             }
             let pnode = parent.and_then(|t| t.find(&name));
@@ -1057,6 +1079,8 @@ pub fn backup_paths(
         summary: Summary::default(),
         skipped: Vec::new(),
         progress,
+        filter: None,
+        strict: false,
     };
     let root = walker.save_trie(Path::new("/"), &trie, parent_tree.as_ref())?;
     let (summary, skipped) = (
@@ -1073,6 +1097,120 @@ pub fn backup_paths(
         snapshot_id,
         snapshot,
         skipped,
+    })
+}
+
+/// A directory backed up as a snapshot's root by a source that owns its layout (a PostgreSQL
+/// data directory): restoring the snapshot into a directory recreates the directory's
+/// content there. Such sources are strict: an entry that vanishes while the backup runs
+/// (a dropped table's file) is left out silently, while any other read error fails the
+/// backup and records nothing, because a copy missing a file would not be usable.
+pub struct DirSource<'a> {
+    /// The directory.
+    pub dir: &'a Path,
+    /// Entries (full paths) for which this returns true are left out, a directory with
+    /// everything below it.
+    pub exclude: &'a (dyn Fn(&Path) -> bool + Sync),
+}
+
+/// Files a [`DirSource`] adds to the snapshot's root once its directory has been read
+/// (contents known only then, such as a base backup's `backup_label`), and metadata merged
+/// into the snapshot's `extra`.
+#[derive(Debug, Default)]
+pub struct DirAdditions {
+    /// `(name, content)`: regular files (mode 0600) in the root, replacing entries of the same name.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Merged into the snapshot's `extra`.
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Backs up a directory as a snapshot's root (see [`DirSource`]), every file read in full
+/// (no parent snapshot). `finished` runs after the directory was read and before anything is
+/// indexed: its error aborts the backup with no snapshot; its additions are stored with it.
+pub fn backup_dir_root(
+    repo: &Repository,
+    src: &DirSource<'_>,
+    opts: &BackupOptions,
+    progress: Arc<Progress>,
+    finished: impl FnOnce() -> Result<DirAdditions>,
+) -> Result<BackupOutcome> {
+    let started = Instant::now();
+    let dir = std::path::absolute(src.dir).map_err(|e| Error::io("resolving", src.dir, e))?;
+    let dir_meta =
+        std::fs::metadata(&dir).map_err(|e| Error::io("reading backup source", &dir, e))?;
+    if !dir_meta.is_dir() {
+        return Err(Error::Invalid(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
+    }
+    repo.require_writable("backup")?;
+    let _lock = crate::lock::acquire(repo, false, "backup", crate::lock::wait_time())?;
+    let index = repo.load_index()?;
+    let saver = BlobSaver::new(repo, &index, progress.clone())?;
+    let mut walker = Walker {
+        repo,
+        index: &index,
+        saver: &saver,
+        excludes: Excludes::new(&opts.excludes)?,
+        opts,
+        summary: Summary::default(),
+        skipped: Vec::new(),
+        progress,
+        filter: Some(src.exclude),
+        strict: true,
+    };
+    let mut root = walker
+        .save_dir(&dir, None, dir_meta.dev())?
+        .ok_or_else(|| {
+            Error::SourceFailed(format!("{} vanished during the backup", dir.display()))
+        })?;
+    let mut summary = std::mem::take(&mut walker.summary);
+    drop(walker);
+    let additions = finished()?;
+    let now = jiff::Timestamp::now().as_nanosecond() as i64;
+    for (name, content) in additions.files {
+        let size = content.len() as u64;
+        let (ids, _) = saver
+            .save_stream(
+                std::io::Cursor::new(content),
+                &repo.config().chunker,
+                Some(size),
+            )
+            .map_err(|e| Error::io("storing", Path::new(&name), e))?;
+        let mut node = Node {
+            kind: Some(NodeKind::File),
+            mode: 0o600,
+            mtime_ns: now,
+            ctime_ns: now,
+            uid: dir_meta.uid(),
+            gid: dir_meta.gid(),
+            size,
+            content: ids,
+            ..Default::default()
+        };
+        node.set_name(std::ffi::OsStr::new(&name));
+        root.nodes
+            .retain(|n| n.os_name() != std::ffi::OsStr::new(&name));
+        root.nodes.push(node);
+        summary.files_new += 1;
+        summary.total_bytes += size;
+        summary.bytes_read += size;
+    }
+    root.nodes.sort_by(|a, b| {
+        use std::os::unix::ffi::OsStrExt;
+        a.os_name().as_bytes().cmp(b.os_name().as_bytes())
+    });
+    let tree = saver.save(BlobType::Tree, root.to_bytes())?;
+    let kind = opts.source_kind.clone().unwrap_or_else(|| "files".into());
+    let mut snapshot = new_snapshot(opts, &kind, tree);
+    snapshot.paths = vec![dir.to_string_lossy().into_owned()];
+    snapshot.extra.extend(additions.extra);
+    let (snapshot_id, snapshot) = commit(repo, saver, snapshot, summary, started)?;
+    Ok(BackupOutcome {
+        snapshot_id,
+        snapshot,
+        skipped: Vec::new(),
     })
 }
 

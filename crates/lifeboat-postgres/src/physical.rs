@@ -55,7 +55,9 @@ pub struct PhysicalMeta {
     pub wal_stop_segment: String,
     /// Backup label.
     pub label: String,
-    /// `tar` (the stream is pg_basebackup's tar of the main data directory plus its manifest).
+    /// How the data directory is stored: `files` (`--method copy`: the snapshot's tree is the
+    /// data directory, `backup_label` included) or `tar` (`--method pg_basebackup`: one stream,
+    /// pg_basebackup's tar of the data directory plus its manifest).
     pub format: String,
     /// True when the WAL is inside the tar (`--include-wal`); false: it comes from the archive.
     pub wal_included: bool,
@@ -96,8 +98,24 @@ pub struct PhysicalOptions {
     pub wal_timeout: Duration,
     /// Include the WAL in the tar (`-X fetch`), making the backup self-contained.
     pub include_wal: bool,
+    /// How the data directory is read.
+    pub method: BaseBackupMethod,
     /// Snapshot options (tags, host).
     pub backup: BackupOptions,
+}
+
+/// How a base backup reads the data directory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BaseBackupMethod {
+    /// `Copy` when the server's data directory is on this machine and readable (and the
+    /// backup does not include WAL), else `Basebackup`.
+    #[default]
+    Auto,
+    /// Read the data directory's files directly, in parallel, between `pg_backup_start` and
+    /// `pg_backup_stop` ([`crate::datadir`]); stored as a directory snapshot.
+    Copy,
+    /// Stream `pg_basebackup`'s tar over a replication connection (works from any host).
+    Basebackup,
 }
 
 /// A finished physical backup.
@@ -320,10 +338,238 @@ pub fn backup_physical(
     }
     let start_time = epoch_to_ts(info.now)?;
     let label = format!("lifeboat {} {}", opts.cluster, start_time);
+    let ctx = Ctx {
+        opts,
+        info: &info,
+        tools: &tools,
+        archive: &archive,
+        start_time,
+        label,
+    };
+    match choose_method(&ctx)? {
+        Some(dir) => backup_copy(repo, &ctx, &dir, progress),
+        None => backup_tar(repo, &ctx, progress),
+    }
+}
+
+/// What both methods share.
+struct Ctx<'a> {
+    opts: &'a PhysicalOptions,
+    info: &'a ServerInfo,
+    tools: &'a PgTools,
+    archive: &'a WalArchive,
+    start_time: jiff::Timestamp,
+    label: String,
+}
+
+/// The data directory to copy, or `None` for pg_basebackup.
+fn choose_method(ctx: &Ctx<'_>) -> Result<Option<crate::datadir::LocalDataDir>> {
+    let opts = ctx.opts;
+    let why_not = if opts.include_wal {
+        Some("--include-wal puts the WAL into pg_basebackup's tar".to_string())
+    } else if ctx.info.in_recovery {
+        Some("the server is a standby".to_string())
+    } else {
+        None
+    };
+    match (opts.method, why_not) {
+        (BaseBackupMethod::Basebackup, _) => Ok(None),
+        (BaseBackupMethod::Copy, Some(why)) => Err(PgError::Invalid(format!(
+            "--method copy is not possible: {why}; use --method pg_basebackup"
+        ))),
+        (BaseBackupMethod::Auto, Some(_)) => Ok(None),
+        (method, None) => {
+            match crate::datadir::locate(ctx.tools, &opts.dsn, ctx.info.system_identifier) {
+                Ok(dir) => {
+                    let has_tablespaces = std::fs::read_dir(dir.path.join("pg_tblspc"))
+                        .map(|mut rd| rd.next().is_some())
+                        .unwrap_or(false);
+                    if has_tablespaces {
+                        return Err(PgError::Invalid(format!(
+                            "the cluster at {} has tablespaces outside its data directory (pg_tblspc is not empty);                              lifeboat backs up clusters with the default tablespaces only",
+                            dir.path.display()
+                        )));
+                    }
+                    Ok(Some(dir))
+                }
+                Err(why) if method == BaseBackupMethod::Copy => Err(PgError::Invalid(format!(
+                    "--method copy needs the server's data directory on this machine, readable by lifeboat: {why}. \
+                     Run lifeboat on the database host (as the postgres user or root), or use --method pg_basebackup"
+                ))),
+                Err(why) => {
+                    tracing::info!("base backup through pg_basebackup: {why}");
+                    Ok(None)
+                }
+            }
+        }
+    }
+}
+
+/// Waits for the WAL a finished backup needs and builds its metadata. `ranges` is the
+/// backup's WAL as `(timeline, start, end)`.
+fn complete(
+    ctx: &Ctx<'_>,
+    sysid: u64,
+    bl: &BackupLabel,
+    ranges: &[(u32, Lsn, Lsn)],
+    format: &str,
+) -> Result<PhysicalMeta> {
+    let (opts, info) = (ctx.opts, ctx.info);
+    if let Some(q) = info.system_identifier {
+        if q != sysid {
+            return Err(PgError::Invalid(format!(
+                "the server reported system identifier {q} but the backup's pg_control says {sysid}; no snapshot was written"
+            )));
+        }
+    }
+    let seg = info.wal_segment_size;
+    let (stop_tli, _, stop_lsn) = *ranges
+        .iter()
+        .max_by_key(|r| r.2)
+        .ok_or_else(|| PgError::Invalid("the backup names no WAL range".into()))?;
+    if !opts.include_wal {
+        ctx.archive.bind(&opts.cluster, sysid, seg)?;
+        let mut needed = Vec::new();
+        for (tli, start, end) in ranges {
+            for segno in start.segno(seg)..=end.segno(seg) {
+                needed.push(segment_name(*tli, segno, seg));
+            }
+        }
+        let missing = ctx
+            .archive
+            .wait_for(sysid, seg, &needed, opts.wal_timeout)?;
+        if !missing.is_empty() {
+            return Err(PgError::Invalid(format!(
+                "the base backup finished, but after {}s the archive still lacks the WAL it needs ({}); \
+                 check the server's archive_command (it should be `lifeboat wal-push %p` into this repository) and its log. No snapshot was written",
+                opts.wal_timeout.as_secs(),
+                missing.join(", ")
+            )));
+        }
+    }
+    let stop_time = server_now(ctx.tools, &opts.dsn).unwrap_or_else(|_| jiff::Timestamp::now());
+    Ok(PhysicalMeta {
+        kind: "physical".into(),
+        cluster: opts.cluster.clone(),
+        system_identifier: sysid.to_string(),
+        server_version: info.version.clone(),
+        server_version_num: info.version_num,
+        wal_segment_size: seg,
+        timeline: bl.timeline,
+        start_lsn: bl.start_lsn,
+        checkpoint_lsn: bl.checkpoint_lsn,
+        stop_lsn,
+        stop_timeline: stop_tli,
+        start_time: ctx.start_time.to_string(),
+        stop_time: stop_time.to_string(),
+        wal_start_segment: segment_name(bl.timeline, bl.start_lsn.segno(seg), seg),
+        wal_stop_segment: segment_name(stop_tli, stop_lsn.segno(seg), seg),
+        label: bl.label.clone(),
+        format: format.into(),
+        wal_included: opts.include_wal,
+    })
+}
+
+fn meta_extra(meta: &PhysicalMeta) -> BTreeMap<String, serde_json::Value> {
+    let mut extra = BTreeMap::new();
+    extra.insert(
+        EXTRA_KEY.to_string(),
+        serde_json::to_value(meta).expect("meta serializes"),
+    );
+    extra
+}
+
+/// `--method copy`: the data directory's files, read directly while the backup is open.
+fn backup_copy(
+    repo: &Repository,
+    ctx: &Ctx<'_>,
+    dir: &crate::datadir::LocalDataDir,
+    progress: Arc<Progress>,
+) -> Result<PhysicalOutcome> {
+    use lifeboat_core::backup::{backup_dir_root, DirAdditions, DirSource};
+    let opts = ctx.opts;
+    let backup = crate::datadir::BackupInProgress::start(
+        ctx.tools,
+        &opts.dsn,
+        ctx.info.version_num,
+        &ctx.label,
+        opts.fast_checkpoint,
+    )?;
+    let root = dir.path.clone();
+    let exclude = move |p: &std::path::Path| {
+        p.strip_prefix(&root)
+            .map(crate::datadir::excluded)
+            .unwrap_or(false)
+    };
+    let mut bopts = opts.backup.clone();
+    bopts.source_kind = Some(SOURCE_PHYSICAL.into());
+    let meta_slot: std::cell::RefCell<Option<PhysicalMeta>> = Default::default();
+    let mut source_error: Option<PgError> = None;
+    let src = DirSource {
+        dir: &dir.path,
+        exclude: &exclude,
+    };
+    let outcome = backup_dir_root(repo, &src, &bopts, progress, || {
+        let finished = (|| -> Result<DirAdditions> {
+            let stop = backup.stop()?;
+            let bl = parse_backup_label(&stop.label_file)?;
+            let sysid = crate::tools::read_control_system_id(&dir.path).ok_or_else(|| {
+                PgError::Invalid(format!(
+                    "cannot read {}/global/pg_control; no snapshot was written",
+                    dir.path.display()
+                ))
+            })?;
+            let meta = complete(
+                ctx,
+                sysid,
+                &bl,
+                &[(bl.timeline, bl.start_lsn, stop.lsn)],
+                "files",
+            )?;
+            let mut files = vec![("backup_label".to_string(), stop.label_file.into_bytes())];
+            if !stop.tablespace_map.is_empty() {
+                files.push(("tablespace_map".into(), stop.tablespace_map.into_bytes()));
+            }
+            let extra = meta_extra(&meta);
+            *meta_slot.borrow_mut() = Some(meta);
+            Ok(DirAdditions { files, extra })
+        })();
+        finished.map_err(|e| {
+            let text = e.to_string();
+            source_error = Some(e);
+            lifeboat_core::Error::SourceFailed(text)
+        })
+    });
+    let outcome = match (outcome, source_error) {
+        (_, Some(e)) => return Err(e),
+        (Ok(o), None) => o,
+        (Err(e), None) => {
+            return Err(PgError::Invalid(format!(
+                "{e}. The base backup was abandoned and no snapshot was written{}",
+                if matches!(e, lifeboat_core::Error::Io { .. }) {
+                    " (if lifeboat may not read the data directory, run it as the postgres user or use --method pg_basebackup)"
+                } else {
+                    ""
+                }
+            )))
+        }
+    };
+    let meta = meta_slot.into_inner().expect("finished ran");
+    Ok(PhysicalOutcome { outcome, meta })
+}
+
+/// `--method pg_basebackup`: pg_basebackup's tar stream.
+fn backup_tar(
+    repo: &Repository,
+    ctx: &Ctx<'_>,
+    progress: Arc<Progress>,
+) -> Result<PhysicalOutcome> {
+    let (opts, tools) = (ctx.opts, ctx.tools);
+    let label = &ctx.label;
     let mut cmd = tools.command("pg_basebackup");
     cmd.arg("-d")
         .arg(&opts.dsn)
-        .args(["-D", "-", "-F", "t", "-w", "-l", &label])
+        .args(["-D", "-", "-F", "t", "-w", "-l", label])
         .arg(format!(
             "--checkpoint={}",
             if opts.fast_checkpoint {
@@ -372,59 +618,8 @@ pub fn backup_physical(
             })?;
         let sysid = u64::from_le_bytes(control[..8].try_into().expect("8 bytes"));
         drop(cap);
-        if let Some(q) = info.system_identifier {
-            if q != sysid {
-                return Err(PgError::Invalid(format!(
-                    "the server reported system identifier {q} but the backup's pg_control says {sysid}; no snapshot was written"
-                )));
-            }
-        }
-        let seg = info.wal_segment_size;
-        let (stop_tli, _, stop_lsn) = *ranges.iter().max_by_key(|r| r.2).expect("non-empty");
-        if !opts.include_wal {
-            archive.bind(&opts.cluster, sysid, seg)?;
-            let mut needed = Vec::new();
-            for (tli, start, end) in &ranges {
-                for segno in start.segno(seg)..=end.segno(seg) {
-                    needed.push(segment_name(*tli, segno, seg));
-                }
-            }
-            let missing = archive.wait_for(sysid, seg, &needed, opts.wal_timeout)?;
-            if !missing.is_empty() {
-                return Err(PgError::Invalid(format!(
-                    "the base backup finished, but after {}s the archive still lacks the WAL it needs ({}); \
-                     check the server's archive_command (it should be `lifeboat wal-push %p` into this repository) and its log. No snapshot was written",
-                    opts.wal_timeout.as_secs(),
-                    missing.join(", ")
-                )));
-            }
-        }
-        let stop_time = server_now(&tools, &opts.dsn).unwrap_or_else(|_| jiff::Timestamp::now());
-        let meta = PhysicalMeta {
-            kind: "physical".into(),
-            cluster: opts.cluster.clone(),
-            system_identifier: sysid.to_string(),
-            server_version: info.version.clone(),
-            server_version_num: info.version_num,
-            wal_segment_size: seg,
-            timeline: bl.timeline,
-            start_lsn: bl.start_lsn,
-            checkpoint_lsn: bl.checkpoint_lsn,
-            stop_lsn,
-            stop_timeline: stop_tli,
-            start_time: start_time.to_string(),
-            stop_time: stop_time.to_string(),
-            wal_start_segment: segment_name(bl.timeline, bl.start_lsn.segno(seg), seg),
-            wal_stop_segment: segment_name(stop_tli, stop_lsn.segno(seg), seg),
-            label: bl.label.clone(),
-            format: "tar".into(),
-            wal_included: opts.include_wal,
-        };
-        let mut extra = BTreeMap::new();
-        extra.insert(
-            EXTRA_KEY.to_string(),
-            serde_json::to_value(&meta).expect("meta serializes"),
-        );
+        let meta = complete(ctx, sysid, &bl, &ranges, "tar")?;
+        let extra = meta_extra(&meta);
         *meta_slot.borrow_mut() = Some(meta);
         Ok(extra)
     });

@@ -269,9 +269,22 @@ impl Read for PipeReader {
     }
 }
 
-/// Unpacks a physical snapshot's tar stream into `dir` (verifying the stream's SHA-256).
+/// Writes a physical snapshot's data directory into `dir` (which exists and is empty):
+/// a `files` backup through the engine's parallel restore (every blob verified), a `tar`
+/// backup by unpacking its stream (verifying the stream's SHA-256). Returns the bytes written.
 pub fn unpack_base_backup(repo: &Repository, snapshot_id: &str, dir: &Path) -> Result<u64> {
     let snap = repo.find_snapshot(snapshot_id)?;
+    let files = PhysicalMeta::from_snapshot(&snap).is_some_and(|m| m.format == "files");
+    if files {
+        let opts = lifeboat_core::restore::RestoreOptions {
+            target: dir.to_path_buf(),
+            includes: Vec::new(),
+            overwrite: false,
+        };
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let summary = lifeboat_core::restore::restore(repo, &snap, &opts, done)?;
+        return Ok(summary.bytes);
+    }
     let (tx, rx) = sync_channel::<Vec<u8>>(8);
     std::thread::scope(|s| {
         let dumper = s.spawn(|| {
