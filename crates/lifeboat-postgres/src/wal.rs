@@ -172,28 +172,9 @@ fn aad(key: &str, header: &[u8; HEADER_LEN]) -> Vec<u8> {
     a
 }
 
-/// Inputs at least this large are compressed by several zstd worker threads.
-const PARALLEL_COMPRESS_MIN: usize = 4 << 20;
-
-/// zstd-compresses a WAL file. A segment is compressed by up to 4 zstd worker threads (zstd's
-/// own multi-threading: independent jobs of a few MiB in one frame), which cuts `wal-push`
-/// latency when a core is free; the output is a standard frame either way.
-fn compress(data: &[u8], level: i32) -> Option<Vec<u8>> {
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(4);
-    let mut c = zstd::bulk::Compressor::new(level).ok()?;
-    if data.len() >= PARALLEL_COMPRESS_MIN && workers > 1 {
-        // Without multi-threading support this fails and compression stays single-threaded.
-        let _ = c.set_parameter(zstd::stream::raw::CParameter::NbWorkers(workers as u32));
-    }
-    c.compress(data).ok()
-}
-
 /// Encodes a WAL object.
 pub fn encode_object(keys: &WalKeys, key: &str, data: &[u8], level: i32) -> Vec<u8> {
-    let compressed = compress(data, level);
+    let compressed = zstd::bulk::compress(data, level).ok();
     let (compression, body) = match &compressed {
         Some(c) if c.len() < data.len() => (1u8, &c[..]),
         _ => (0u8, data),
