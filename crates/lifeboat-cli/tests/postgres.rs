@@ -9,7 +9,7 @@
 
 use assert_cmd::Command;
 use serde_json::Value;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -1235,6 +1235,35 @@ fn base_backup_methods_copy_and_pg_basebackup_restore_the_same_data() {
         assert_eq!(r["snapshot_id"], b["snapshot_id"]);
         assert_eq!(rows, expected, "{name} restores every row");
     }
+
+    // A file lifeboat may not read fails the copy with its path; nothing is recorded.
+    let before = env.snapshots().len();
+    let locked = pg.data.join("locked.conf");
+    std::fs::write(&locked, "# not readable\n").unwrap();
+    if let Some((u, g)) = env.user {
+        std::os::unix::fs::chown(&locked, Some(u), Some(g)).unwrap();
+    }
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let out = env
+        .lb()
+        .args([
+            "backup",
+            "postgres",
+            "--physical",
+            "--dsn",
+            &pg.dsn("postgres"),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("locked.conf") && err.contains("no snapshot was written"),
+        "{err}"
+    );
+    assert_eq!(env.snapshots().len(), before, "nothing recorded");
+    std::fs::remove_file(&locked).unwrap();
+    env.lb().args(["check"]).assert().success();
 
     // --method copy cannot include WAL (pg_basebackup's tar does that).
     let out = env
