@@ -5,6 +5,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use lifeboat_core::backup::Progress;
 use lifeboat_core::{Error, Repository};
+use lifeboat_postgres::physical::PhysicalMeta;
+use lifeboat_postgres::wal::WalArchive;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +23,10 @@ pub struct CopyArgs {
     pub to_password_file: Option<PathBuf>,
     /// Snapshots to copy (id, unique prefix or `latest`); default: all
     pub snapshots: Vec<String>,
+    /// Do not copy the WAL archive of the clusters whose physical base backups are copied
+    /// (by default it is copied, so the destination can restore to any point in time)
+    #[arg(long)]
+    pub no_wal: bool,
     /// Print JSON
     #[arg(long)]
     pub json: bool,
@@ -65,14 +71,49 @@ pub fn run(cli: &Cli, a: &CopyArgs) -> Result<i32> {
         journal_cmd::affected(&s.source);
         journal_cmd::affected_in(pos, &s.destination);
     }
+    // The WAL of every cluster with a physical base backup among the copied snapshots: a base
+    // backup alone restores only to its end, the archive makes the copy PITR-capable.
+    let mut wal = Vec::new();
+    if !a.no_wal {
+        let clusters: std::collections::BTreeSet<String> = snapshots
+            .iter()
+            .filter_map(|s| PhysicalMeta::from_snapshot(s).map(|m| m.cluster))
+            .collect();
+        let (from, to) = (WalArchive::from_repo(&src), WalArchive::from_repo(&dst));
+        for c in clusters {
+            wal.push(from.copy_to(&to, &c).with_context(|| {
+                format!("copying the WAL archive of cluster '{c}' (the snapshots were copied; rerun copy to retry the WAL)")
+            })?);
+        }
+    }
     let skipped = report.snapshots.len() - report.copied();
+    let wal_copied: u64 = wal.iter().map(|w| w.copied).sum();
     journal_cmd::note(format!(
-        "{} copied, {skipped} already there",
-        report.copied()
+        "{} copied, {skipped} already there{}",
+        report.copied(),
+        if wal.is_empty() {
+            String::new()
+        } else {
+            format!("; {wal_copied} WAL files copied")
+        }
     ));
     if a.json {
-        output::json(&report);
+        let mut v = serde_json::to_value(&report)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("wal".into(), serde_json::to_value(&wal)?);
+        }
+        output::json(&v);
     } else if !cli.quiet {
+        for w in &wal {
+            println!(
+                "WAL of cluster '{}' (system {}): {} files copied ({}), {} already there",
+                w.cluster,
+                w.system_identifier,
+                w.copied,
+                output::human_bytes(w.bytes),
+                w.present
+            );
+        }
         for s in &report.snapshots {
             println!(
                 "{} snapshot {} -> {}",

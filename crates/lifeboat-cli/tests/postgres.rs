@@ -1236,6 +1236,78 @@ fn base_backup_methods_copy_and_pg_basebackup_restore_the_same_data() {
         assert_eq!(rows, expected, "{name} restores every row");
     }
 
+    // Replication: `copy` into a second repository (other password, other keys) takes the
+    // cluster's WAL archive along, so the copy restores to the latest point on its own.
+    let repo2 = env.path().join("repo2");
+    let in_repo2 = |c: &mut Command| {
+        c.env("LIFEBOAT_REPOSITORY", &repo2)
+            .env("LIFEBOAT_PASSWORD", "second password");
+    };
+    let mut init2 = env.lb();
+    in_repo2(&mut init2);
+    init2.arg("init").assert().success();
+    let copy_json = || -> Value {
+        let out = env
+            .lb()
+            .env("LIFEBOAT_TO_PASSWORD", "second password")
+            .args(["copy", "--to", repo2.to_str().unwrap(), "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let c1 = copy_json();
+    let copied = c1["wal"][0]["copied"].as_u64().unwrap();
+    assert!(copied >= 3, "{c1}");
+    assert_eq!(c1["wal"][0]["system_identifier"], pg.sysid().as_str());
+    let c2 = copy_json();
+    assert_eq!(c2["wal"][0]["copied"], 0, "{c2}");
+    assert_eq!(c2["wal"][0]["present"].as_u64().unwrap(), copied, "{c2}");
+    let target = env.path().join("from_repo2");
+    let mut restore2 = env.lb();
+    in_repo2(&mut restore2);
+    let out = restore2
+        .args([
+            "restore",
+            "postgres",
+            "--physical",
+            "--target-dir",
+            target.to_str().unwrap(),
+            "--latest",
+            "--start",
+            "--keep-running",
+            "--start-timeout",
+            "120",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r2: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dsn2 = r2["started"]["dsn"].as_str().unwrap().to_string() + " user=postgres";
+    let rows = env.run(
+        "psql",
+        &[
+            "-X",
+            "-A",
+            "-t",
+            "-d",
+            &dsn2,
+            "-c",
+            "SELECT count(*), md5(string_agg(v, ',' ORDER BY id)) FROM m",
+        ],
+    );
+    stop_dir(&env, &target);
+    assert_eq!(rows.trim(), expected, "the copy restores every row");
+
     // A file lifeboat may not read fails the copy with its path; nothing is recorded.
     let before = env.snapshots().len();
     let locked = pg.data.join("locked.conf");

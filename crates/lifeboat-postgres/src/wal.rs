@@ -184,13 +184,63 @@ pub fn encode_object(keys: &WalKeys, key: &str, data: &[u8], level: i32) -> Vec<
         archived_at_ms: jiff::Timestamp::now().as_millisecond().max(0) as u64,
         length: data.len() as u64,
         content_id: keys.content_id(data),
-    }
-    .encode();
+    };
+    seal_object(keys, key, &header, body)
+}
+
+/// Header plus the sealed (possibly compressed) body.
+fn seal_object(keys: &WalKeys, key: &str, header: &ObjectHeader, body: &[u8]) -> Vec<u8> {
+    let header = header.encode();
     let sealed = keys.data_key.seal(&aad(key, &header), body);
     let mut out = Vec::with_capacity(HEADER_LEN + sealed.len());
     out.extend_from_slice(&header);
     out.extend_from_slice(&sealed);
     out
+}
+
+/// Re-encodes a stored object for another repository's keys: verified in full with `from`
+/// (authenticated, decompressed, content id checked), then its compressed body is sealed with
+/// `to` under the same key, keeping the original archive time.
+fn reencode_object(
+    from: &WalKeys,
+    to: &WalKeys,
+    key: &str,
+    bytes: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let (header, data) = decode_object(from, key, bytes)?;
+    let hbytes: [u8; HEADER_LEN] = bytes[..HEADER_LEN].try_into().expect("header");
+    let body = from
+        .data_key
+        .open(&aad(key, &hbytes), &bytes[HEADER_LEN..], key)
+        .map_err(|e| PgError::Corrupt {
+            key: key.to_string(),
+            detail: e.to_string(),
+        })?;
+    let out = seal_object(
+        to,
+        key,
+        &ObjectHeader {
+            content_id: to.content_id(&data),
+            ..header
+        },
+        &body,
+    );
+    Ok((out, data))
+}
+
+/// What copying one cluster's WAL archive into another repository did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WalCopyReport {
+    /// Cluster name.
+    pub cluster: String,
+    /// Its system identifier (decimal).
+    pub system_identifier: String,
+    /// Files copied.
+    pub copied: u64,
+    /// Files the destination already had (same content).
+    pub present: u64,
+    /// Plaintext bytes copied.
+    pub bytes: u64,
 }
 
 /// Decodes and verifies a WAL object.
@@ -713,6 +763,66 @@ impl WalArchive {
     pub fn header(&self, key: &str) -> Result<ObjectHeader> {
         let b = self.storage.read_range(key, 0, HEADER_LEN as u64)?;
         ObjectHeader::decode(&b, key)
+    }
+
+    /// Copies the WAL archive of `cluster` (segments, history and backup-history files) into
+    /// `dst`, binding the cluster there to the same system (a destination bound to another
+    /// system is refused). Files the destination has are skipped when their content matches and
+    /// refused when it differs ([`PgError::WalConflict`]); every copied file is verified first.
+    /// A cluster without archived WAL copies nothing.
+    pub fn copy_to(&self, dst: &WalArchive, cluster: &str) -> Result<WalCopyReport> {
+        let Some(b) = self.binding(cluster)? else {
+            return Ok(WalCopyReport {
+                cluster: cluster.to_string(),
+                ..Default::default()
+            });
+        };
+        dst.require_writable("copy WAL into")?;
+        let (sysid, seg) = (b.sysid(), b.wal_segment_size);
+        dst.bind(cluster, sysid, seg)?;
+        let have: std::collections::HashSet<String> =
+            dst.list(sysid, seg)?.into_iter().map(|f| f.key).collect();
+        let (present, todo): (Vec<ArchivedFile>, Vec<ArchivedFile>) = self
+            .list(sysid, seg)?
+            .into_iter()
+            .partition(|f| have.contains(&f.key));
+        let same_keys =
+            self.keys.data_key.0 == dst.keys.data_key.0 && self.keys.id_key.0 == dst.keys.id_key.0;
+        let results = lifeboat_core::repo::parallel_map(&todo, 4, |f| -> Result<u64> {
+            let bytes = self.storage.read(&f.key)?;
+            let (out, data) = if same_keys {
+                let (_, data) = decode_object(&self.keys, &f.key, &bytes)?;
+                (bytes, data)
+            } else {
+                reencode_object(&self.keys, &dst.keys, &f.key, &bytes)?
+            };
+            match dst.storage.write(&f.key, &out, &WriteOptions::create_new()) {
+                Ok(()) => Ok(data.len() as u64),
+                Err(e) if e.kind == ErrorKind::AlreadyExists => {
+                    let h = dst.header(&f.key)?;
+                    if h.content_id == dst.keys.content_id(&data) && h.length == data.len() as u64 {
+                        Ok(0)
+                    } else {
+                        Err(PgError::WalConflict {
+                            name: f.file.name.clone(),
+                            archived_at: h.archived_at_string(),
+                        })
+                    }
+                }
+                Err(e) => Err(e.into()),
+            }
+        });
+        let mut report = WalCopyReport {
+            cluster: cluster.to_string(),
+            system_identifier: sysid.to_string(),
+            present: present.len() as u64,
+            ..Default::default()
+        };
+        for r in results {
+            report.bytes += r?;
+            report.copied += 1;
+        }
+        Ok(report)
     }
 
     /// Waits until every segment of `names` is archived, up to `timeout`.
