@@ -107,6 +107,10 @@ pub struct PgBackupArgs {
     /// host); `auto` copies when it can
     #[arg(long, value_enum, default_value_t = Method::Auto, requires = "physical")]
     method: Method,
+    /// Read every file of the data directory (`--method copy`), also those whose size and
+    /// times prove them unchanged since the previous base backup
+    #[arg(long, requires = "physical")]
+    force: bool,
     /// Tag the snapshot(s) (repeatable)
     #[arg(long = "tag")]
     tags: Vec<String>,
@@ -414,7 +418,10 @@ pub fn backup(cli: &Cli, a: &PgBackupArgs, show_progress: bool) -> Result<i32> {
                     Method::Copy => BaseBackupMethod::Copy,
                     Method::PgBasebackup => BaseBackupMethod::Basebackup,
                 },
-                backup: snapshot_opts(&a.tags, &a.host),
+                backup: BackupOptions {
+                    force: a.force,
+                    ..snapshot_opts(&a.tags, &a.host)
+                },
             },
             progress,
         )?;

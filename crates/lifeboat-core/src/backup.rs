@@ -793,6 +793,9 @@ struct Walker<'a, 'b> {
     /// Strict sources: a vanished entry is left out silently, any other read error fails
     /// the backup (see [`DirSource`]).
     strict: bool,
+    /// When set, a file's content is taken from the parent only if the parent recorded its
+    /// ctime and mtime before this instant (ns): see [`DirSource::parent`].
+    reuse_before_ns: Option<i64>,
 }
 
 fn node_from_meta(name: &std::ffi::OsStr, meta: &std::fs::Metadata) -> Node {
@@ -887,6 +890,9 @@ impl Walker<'_, '_> {
                         && p.mtime_ns == node.mtime_ns
                         && p.ctime_ns == node.ctime_ns
                         && p.inode == node.inode
+                        && self
+                            .reuse_before_ns
+                            .is_none_or(|t| p.ctime_ns < t && p.mtime_ns < t)
                         && p.content.iter().all(|id| self.saver.has(id))
                 });
             if unchanged {
@@ -1081,6 +1087,7 @@ pub fn backup_paths(
         progress,
         filter: None,
         strict: false,
+        reuse_before_ns: None,
     };
     let root = walker.save_trie(Path::new("/"), &trie, parent_tree.as_ref())?;
     let (summary, skipped) = (
@@ -1111,6 +1118,14 @@ pub struct DirSource<'a> {
     /// Entries (full paths) for which this returns true are left out, a directory with
     /// everything below it.
     pub exclude: &'a (dyn Fn(&Path) -> bool + Sync),
+    /// An earlier snapshot of the same directory and an instant (Unix ns) no later than the
+    /// moment it started reading. A file whose size, mtime, ctime and inode match the earlier
+    /// snapshot's *and* whose recorded ctime and mtime are before that instant reuses the
+    /// earlier content without being read: any write after the earlier snapshot started
+    /// would have set its ctime to a later time, so equal metadata means unchanged content
+    /// (ctime cannot be set back from user space). Files changed shortly before or during the
+    /// earlier snapshot are always read again.
+    pub parent: Option<(crate::snapshot::SnapshotEntry, i64)>,
 }
 
 /// Files a [`DirSource`] adds to the snapshot's root once its directory has been read
@@ -1124,8 +1139,8 @@ pub struct DirAdditions {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
-/// Backs up a directory as a snapshot's root (see [`DirSource`]), every file read in full
-/// (no parent snapshot). `finished` runs after the directory was read and before anything is
+/// Backs up a directory as a snapshot's root (see [`DirSource`]); every file is read unless
+/// [`DirSource::parent`] proves it unchanged (`opts.force` reads everything). `finished` runs after the directory was read and before anything is
 /// indexed: its error aborts the backup with no snapshot; its additions are stored with it.
 pub fn backup_dir_root(
     repo: &Repository,
@@ -1147,6 +1162,14 @@ pub fn backup_dir_root(
     repo.require_writable("backup")?;
     let _lock = crate::lock::acquire(repo, false, "backup", crate::lock::wait_time())?;
     let index = repo.load_index()?;
+    let parent = match &src.parent {
+        Some((p, before)) if !opts.force => Some((
+            p.id.clone(),
+            repo.read_tree(&index, &p.snapshot.tree)?,
+            *before,
+        )),
+        _ => None,
+    };
     let saver = BlobSaver::new(repo, &index, progress.clone())?;
     let mut walker = Walker {
         repo,
@@ -1159,9 +1182,10 @@ pub fn backup_dir_root(
         progress,
         filter: Some(src.exclude),
         strict: true,
+        reuse_before_ns: Some(parent.as_ref().map_or(i64::MIN, |p| p.2)),
     };
     let mut root = walker
-        .save_dir(&dir, None, dir_meta.dev())?
+        .save_dir(&dir, parent.as_ref().map(|p| &p.1), dir_meta.dev())?
         .ok_or_else(|| {
             Error::SourceFailed(format!("{} vanished during the backup", dir.display()))
         })?;
@@ -1205,6 +1229,7 @@ pub fn backup_dir_root(
     let kind = opts.source_kind.clone().unwrap_or_else(|| "files".into());
     let mut snapshot = new_snapshot(opts, &kind, tree);
     snapshot.paths = vec![dir.to_string_lossy().into_owned()];
+    snapshot.parent = parent.map(|p| p.0);
     snapshot.extra.extend(additions.extra);
     let (snapshot_id, snapshot) = commit(repo, saver, snapshot, summary, started)?;
     Ok(BackupOutcome {

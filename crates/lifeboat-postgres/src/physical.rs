@@ -479,6 +479,40 @@ fn meta_extra(meta: &PhysicalMeta) -> BTreeMap<String, serde_json::Value> {
     extra
 }
 
+/// The newest earlier `files` base backup of the same system, directory and host, with the
+/// instant before which its recorded file times prove a file unchanged: its `start_time`
+/// (server clock, taken before the backup started) minus a second of margin.
+fn copy_parent(
+    repo: &Repository,
+    ctx: &Ctx<'_>,
+    dir: &crate::datadir::LocalDataDir,
+) -> Result<Option<(SnapshotEntry, i64)>> {
+    if ctx.opts.backup.force || repo.is_write_only() {
+        return Ok(None);
+    }
+    let (Some(sysid), path) = (ctx.info.system_identifier, dir.path.to_string_lossy()) else {
+        return Ok(None);
+    };
+    let host = ctx
+        .opts
+        .backup
+        .host
+        .clone()
+        .unwrap_or_else(lifeboat_core::util::hostname);
+    let parent = list_base_backups(repo)?.into_iter().rev().find(|(s, m)| {
+        m.format == "files"
+            && m.cluster == ctx.opts.cluster
+            && m.sysid() == sysid
+            && s.snapshot.hostname == host
+            && s.snapshot.paths.first().map(String::as_str) == Some(&*path)
+    });
+    Ok(parent.and_then(|(s, m)| {
+        let start: jiff::Timestamp = m.start_time.parse().ok()?;
+        let before = start.as_nanosecond() - 1_000_000_000;
+        Some((s, i64::try_from(before).ok()?))
+    }))
+}
+
 /// `--method copy`: the data directory's files, read directly while the backup is open.
 fn backup_copy(
     repo: &Repository,
@@ -508,6 +542,7 @@ fn backup_copy(
     let src = DirSource {
         dir: &dir.path,
         exclude: &exclude,
+        parent: copy_parent(repo, ctx, dir)?,
     };
     let outcome = backup_dir_root(repo, &src, &bopts, progress, || {
         let finished = (|| -> Result<DirAdditions> {
