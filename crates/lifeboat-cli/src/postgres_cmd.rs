@@ -346,6 +346,18 @@ pub fn journal_description(
             );
             put("cluster", a.physical.then(|| a.cluster.clone()));
             put(
+                "method",
+                a.physical.then(|| {
+                    match a.method {
+                        Method::Auto => "auto",
+                        Method::Copy => "copy",
+                        Method::PgBasebackup => "pg_basebackup",
+                    }
+                    .into()
+                }),
+            );
+            put("force", a.force.then(|| "true".into()));
+            put(
                 "databases",
                 (!a.databases.is_empty()).then(|| a.databases.join(" ")),
             );
