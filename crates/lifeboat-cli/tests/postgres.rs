@@ -1388,3 +1388,81 @@ fn base_backup_methods_copy_and_pg_basebackup_restore_the_same_data() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn kill_9_during_a_copy_base_backup_ends_the_servers_backup_and_records_nothing() {
+    let env = Env::new();
+    let pg = Cluster::start(&env, "crash", true);
+    pg.psql(
+        "postgres",
+        "CREATE TABLE c AS SELECT g AS id FROM generate_series(1, 1000) g",
+    );
+    // A large sparse file in the data directory keeps the copy busy for seconds.
+    let sparse = pg.data.join("sparse.bin");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(24 << 30)
+        .unwrap();
+    if let Some((u, g)) = env.user {
+        std::os::unix::fs::chown(&sparse, Some(u), Some(g)).unwrap();
+    }
+    let before = env.snapshots().len();
+    let in_backup = || {
+        pg.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE query ~ '^SELECT pg_(backup_start|start_backup)'",
+        )
+    };
+    let mut child = env
+        .cmd(env!("CARGO_BIN_EXE_lifeboat"))
+        .args([
+            "backup",
+            "postgres",
+            "--physical",
+            "--method",
+            "copy",
+            "--dsn",
+            &pg.dsn("postgres"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while in_backup() != "1" {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the backup never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the copy finished before it could be killed"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // psql loses its input with lifeboat gone, so the session and its backup end.
+    let t0 = Instant::now();
+    while in_backup() != "0" {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the server still holds the killed backup's session"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(env.snapshots().len(), before, "nothing recorded");
+    env.lb().arg("check").assert().success();
+    // The next backup works (the dead process's lock is stale).
+    std::fs::remove_file(&sparse).unwrap();
+    let b = env.lb_json(&[
+        "backup",
+        "postgres",
+        "--physical",
+        "--dsn",
+        &pg.dsn("postgres"),
+    ]);
+    assert_eq!(b["postgres"]["format"], "files");
+    assert_eq!(env.snapshots().len(), before + 1);
+}
