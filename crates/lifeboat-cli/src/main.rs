@@ -517,6 +517,7 @@ fn run(cli: Cli) -> Result<i32> {
                     target: a.target.clone(),
                     includes: a.includes.clone(),
                     overwrite: a.overwrite,
+                    redirects: Vec::new(),
                 },
                 bytes,
             )?;

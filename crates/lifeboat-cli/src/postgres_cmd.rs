@@ -224,9 +224,26 @@ pub struct PgRestoreArgs {
     /// into the production repository) or `preserve` (default otherwise)
     #[arg(long, value_enum)]
     archive_mode: Option<ArchiveMode>,
+    /// Restore the tablespace with this OID into DIR (missing or empty) instead of its original
+    /// location (repeatable)
+    #[arg(long = "tablespace-map", value_name = "OID=DIR", value_parser = parse_tablespace_map)]
+    tablespace_map: Vec<(String, PathBuf)>,
     /// Print JSON
     #[arg(long)]
     json: bool,
+}
+
+fn parse_tablespace_map(s: &str) -> std::result::Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((oid, dir))
+            if !oid.is_empty() && oid.bytes().all(|b| b.is_ascii_digit()) && !dir.is_empty() =>
+        {
+            Ok((oid.to_string(), PathBuf::from(dir)))
+        }
+        _ => Err(format!(
+            "expected OID=DIR (the tablespace's OID, as in `lifeboat snapshots --json`), got '{s}'"
+        )),
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -663,6 +680,7 @@ fn restore_physical(cli: &Cli, a: &PgRestoreArgs) -> Result<i32> {
             timeout: Duration::from_secs(a.start_timeout),
             env: Vec::new(),
         }),
+        tablespace_map: a.tablespace_map.clone(),
     };
     let report = pitr::restore_physical(&repo, &opts, Some(&password))?;
     super::journal_cmd::affected(&report.snapshot_id);
@@ -682,6 +700,9 @@ fn restore_physical(cli: &Cli, a: &PgRestoreArgs) -> Result<i32> {
         report.target_dir.display(),
         output::human_bytes(report.bytes)
     );
+    for t in &report.tablespaces {
+        println!("tablespace {} restored to {}", t.oid, t.path);
+    }
     for n in &report.notes {
         println!("note: {n}");
     }

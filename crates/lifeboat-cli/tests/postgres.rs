@@ -1466,3 +1466,99 @@ fn kill_9_during_a_copy_base_backup_ends_the_servers_backup_and_records_nothing(
     assert_eq!(b["postgres"]["format"], "files");
     assert_eq!(env.snapshots().len(), before + 1);
 }
+
+#[test]
+fn tablespaces_are_copied_and_restored_to_their_place_or_a_mapped_one() {
+    let env = Env::new();
+    let pg = Cluster::start(&env, "spaces", true);
+    let ts_dir = env.path().join("ts1");
+    std::fs::create_dir(&ts_dir).unwrap();
+    if let Some((u, g)) = env.user {
+        std::os::unix::fs::chown(&ts_dir, Some(u), Some(g)).unwrap();
+    }
+    std::fs::set_permissions(&ts_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    pg.psql(
+        "postgres",
+        &format!("CREATE TABLESPACE ts1 LOCATION '{}'", ts_dir.display()),
+    );
+    pg.psql("postgres", "CREATE TABLE tt (id int, v text) TABLESPACE ts1; INSERT INTO tt SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
+    let oid = pg.psql(
+        "postgres",
+        "SELECT oid FROM pg_tablespace WHERE spcname = 'ts1'",
+    );
+    let b = env.lb_json(&[
+        "backup",
+        "postgres",
+        "--physical",
+        "--dsn",
+        &pg.dsn("postgres"),
+    ]);
+    let spaces = &b["postgres"]["tablespaces"];
+    assert_eq!(spaces[0]["oid"], oid.as_str(), "{b}");
+    assert_eq!(spaces[0]["path"], ts_dir.to_str().unwrap());
+    pg.psql(
+        "postgres",
+        "INSERT INTO tt SELECT g, md5(g::text) FROM generate_series(5001, 10000) g",
+    );
+    pg.switch_and_wait();
+
+    // The original location is in use: refused before anything is written, naming the way out.
+    let refused = env.path().join("refused");
+    let out = env
+        .lb()
+        .args([
+            "restore",
+            "postgres",
+            "--physical",
+            "--latest",
+            "--target-dir",
+            refused.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("not empty") && err.contains(&format!("--tablespace-map {oid}=DIR")),
+        "{err}"
+    );
+    assert!(!refused.exists(), "nothing written");
+    let out = env
+        .lb()
+        .args([
+            "restore",
+            "postgres",
+            "--physical",
+            "--latest",
+            "--tablespace-map",
+            "99999=/tmp/x",
+            "--target-dir",
+            refused.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no tablespace with OID 99999"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Mapped elsewhere: the tablespace's rows (also those from the WAL) are there.
+    let moved = env.path().join("ts1_restored");
+    let (r, rows) = pitr(
+        &env,
+        "with_ts",
+        &[
+            "--latest",
+            "--tablespace-map",
+            &format!("{oid}={}", moved.display()),
+        ],
+        &format!("SELECT count(*), pg_tablespace_location({oid}) FROM tt"),
+    );
+    assert_eq!(rows, format!("10000|{}", moved.display()));
+    assert_eq!(r["tablespaces"][0]["path"], moved.to_str().unwrap());
+    assert_eq!(
+        std::fs::read_link(env.path().join("with_ts/pg_tblspc").join(&oid)).unwrap(),
+        moved
+    );
+}

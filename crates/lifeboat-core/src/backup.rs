@@ -796,6 +796,8 @@ struct Walker<'a, 'b> {
     /// When set, a file's content is taken from the parent only if the parent recorded its
     /// ctime and mtime before this instant (ns): see [`DirSource::parent`].
     reuse_before_ns: Option<i64>,
+    /// Symbolic links (full paths) backed up as what they point to ([`DirSource::follow`]).
+    follow: Option<&'a (dyn Fn(&Path) -> bool + Sync)>,
 }
 
 fn node_from_meta(name: &std::ffi::OsStr, meta: &std::fs::Metadata) -> Node {
@@ -842,13 +844,22 @@ impl Walker<'_, '_> {
         parent: Option<&Node>,
         root_dev: u64,
     ) -> Result<Option<Node>> {
-        let meta = match std::fs::symlink_metadata(path) {
+        let mut meta = match std::fs::symlink_metadata(path) {
             Ok(m) => m,
             Err(e) => {
                 self.unreadable(path, e)?;
                 return Ok(None);
             }
         };
+        if meta.file_type().is_symlink() && self.follow.is_some_and(|f| f(path)) {
+            meta = match std::fs::metadata(path) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.unreadable(path, e)?;
+                    return Ok(None);
+                }
+            };
+        }
         let mut node = node_from_meta(name, &meta);
         let ft = meta.file_type();
         if ft.is_symlink() {
@@ -1088,6 +1099,7 @@ pub fn backup_paths(
         filter: None,
         strict: false,
         reuse_before_ns: None,
+        follow: None,
     };
     let root = walker.save_trie(Path::new("/"), &trie, parent_tree.as_ref())?;
     let (summary, skipped) = (
@@ -1118,6 +1130,11 @@ pub struct DirSource<'a> {
     /// Entries (full paths) for which this returns true are left out, a directory with
     /// everything below it.
     pub exclude: &'a (dyn Fn(&Path) -> bool + Sync),
+    /// Symbolic links (full paths) for which this returns true are backed up as what they
+    /// point to (a directory's content), not as links: a PostgreSQL tablespace's
+    /// `pg_tblspc/<oid>`. Restores can write such a directory elsewhere
+    /// ([`crate::restore::RestoreOptions::redirects`]).
+    pub follow: &'a (dyn Fn(&Path) -> bool + Sync),
     /// An earlier snapshot of the same directory and an instant (Unix ns) no later than the
     /// moment it started reading. A file whose size, mtime, ctime and inode match the earlier
     /// snapshot's *and* whose recorded ctime and mtime are before that instant reuses the
@@ -1183,6 +1200,7 @@ pub fn backup_dir_root(
         filter: Some(src.exclude),
         strict: true,
         reuse_before_ns: Some(parent.as_ref().map_or(i64::MIN, |p| p.2)),
+        follow: Some(src.follow),
     };
     let mut root = walker
         .save_dir(&dir, parent.as_ref().map(|p| &p.1), dir_meta.dev())?

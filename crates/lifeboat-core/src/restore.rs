@@ -79,6 +79,9 @@ pub struct RestoreOptions {
     pub includes: Vec<String>,
     /// Allow a non-empty target (existing files are overwritten).
     pub overwrite: bool,
+    /// `(snapshot directory, destination)`: that directory's content is written to the
+    /// destination (which must be missing or empty) instead of below `target`.
+    pub redirects: Vec<(String, PathBuf)>,
 }
 
 /// What a restore did.
@@ -144,6 +147,21 @@ pub fn restore(
         .iter()
         .map(|i| Path::new("/").join(i.trim_start_matches('/')))
         .collect();
+    let redirects: Vec<(PathBuf, PathBuf)> = opts
+        .redirects
+        .iter()
+        .map(|(from, to)| {
+            (
+                Path::new("/").join(from.trim_start_matches('/')),
+                to.clone(),
+            )
+        })
+        .collect();
+    for (_, to) in &redirects {
+        if std::fs::read_dir(to).is_ok_and(|mut rd| rd.next().is_some()) && !opts.overwrite {
+            return Err(Error::TargetNotEmpty(to.clone()));
+        }
+    }
     let index = repo.load_index()?;
     let mut summary = RestoreSummary::default();
     let mut dirs: Vec<(PathBuf, Node)> = Vec::new();
@@ -161,7 +179,10 @@ pub fn restore(
             }
             matched = true;
             let rel = path.strip_prefix("/").expect("absolute");
-            let dest = target.join(rel);
+            let dest = redirects
+                .iter()
+                .find_map(|(from, to)| path.strip_prefix(from).ok().map(|r| to.join(r)))
+                .unwrap_or_else(|| target.join(rel));
             if let Some(parent) = dest.parent() {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| Error::io("creating directory", parent, e))?;

@@ -240,9 +240,72 @@ pub fn excluded(rel: &Path) -> bool {
         ["pg_wal", "archive_status"] => false,
         ["pg_wal", ..] => true,
         [dir, ..] if EXCLUDED_DIR_CONTENTS.contains(dir) => true,
-        ["base", _, file] | ["global", file] => temp_relation(file),
+        ["base", _, file] | ["global", file] | ["pg_tblspc", _, _, _, file] => temp_relation(file),
         _ => false,
     }
+}
+
+/// Whether `rel` is a tablespace link (`pg_tblspc/<oid>`), backed up as the directory it
+/// points to.
+pub fn tablespace_link(rel: &Path) -> bool {
+    let parts: Vec<&str> = rel.iter().map(|c| c.to_str().unwrap_or("")).collect();
+    matches!(parts.as_slice(), ["pg_tblspc", oid] if !oid.is_empty() && oid.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// One tablespace of a base backup: its OID and the directory it was in.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tablespace {
+    /// OID (the name of its link in `pg_tblspc`).
+    pub oid: String,
+    /// Its location on the backed-up server.
+    pub path: String,
+}
+
+/// Parses a `tablespace_map` file (`<oid> <path>` per line; PostgreSQL escapes a newline or
+/// carriage return inside a path with a backslash).
+pub fn parse_tablespace_map(text: &str) -> Result<Vec<Tablespace>> {
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut chars = text.chars().peekable();
+    let mut lines = Vec::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if matches!(chars.peek(), Some('\n') | Some('\r')) => {
+                line.push(chars.next().expect("peeked"));
+            }
+            '\n' => lines.push(std::mem::take(&mut line)),
+            c => line.push(c),
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    for l in lines.iter().filter(|l| !l.trim().is_empty()) {
+        let (oid, path) = l
+            .split_once(' ')
+            .ok_or_else(|| PgError::Invalid(format!("unexpected tablespace_map line '{l}'")))?;
+        if oid.is_empty() || !oid.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(PgError::Invalid(format!(
+                "unexpected tablespace_map line '{l}'"
+            )));
+        }
+        out.push(Tablespace {
+            oid: oid.to_string(),
+            path: path.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Writes a `tablespace_map` file's content.
+pub fn format_tablespace_map(spaces: &[Tablespace]) -> String {
+    spaces
+        .iter()
+        .map(|t| {
+            let path = t.path.replace('\n', "\\\n").replace('\r', "\\\r");
+            format!("{} {path}\n", t.oid)
+        })
+        .collect()
 }
 
 /// A data directory lifeboat can read, verified to be the running server's.
@@ -332,6 +395,36 @@ mod tests {
         ] {
             assert!(!excluded(Path::new(p)), "{p} should be copied");
         }
+    }
+
+    #[test]
+    fn tablespace_maps_round_trip() {
+        let text = "16385 /srv/ts one\n16386 /srv/odd\\\nname\n";
+        let spaces = parse_tablespace_map(text).unwrap();
+        assert_eq!(
+            spaces,
+            vec![
+                Tablespace {
+                    oid: "16385".into(),
+                    path: "/srv/ts one".into()
+                },
+                Tablespace {
+                    oid: "16386".into(),
+                    path: "/srv/odd\nname".into()
+                },
+            ]
+        );
+        assert_eq!(format_tablespace_map(&spaces), text);
+        assert!(parse_tablespace_map("x /a\n").is_err());
+        assert!(tablespace_link(Path::new("pg_tblspc/16385")));
+        assert!(!tablespace_link(Path::new("pg_tblspc/16385/PG_15")));
+        assert!(!tablespace_link(Path::new("base/16385")));
+        assert!(excluded(Path::new(
+            "pg_tblspc/16385/PG_15_202209061/5/t3_16400"
+        )));
+        assert!(!excluded(Path::new(
+            "pg_tblspc/16385/PG_15_202209061/5/16400"
+        )));
     }
 
     #[test]

@@ -61,6 +61,11 @@ pub struct PhysicalMeta {
     pub format: String,
     /// True when the WAL is inside the tar (`--include-wal`); false: it comes from the archive.
     pub wal_included: bool,
+    /// Tablespaces outside the data directory (`files` backups store each one's content as
+    /// the directory `pg_tblspc/<oid>`; a restore writes it back to its location or to the one
+    /// `--tablespace-map` gives).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tablespaces: Vec<crate::datadir::Tablespace>,
 }
 
 impl PhysicalMeta {
@@ -380,18 +385,7 @@ fn choose_method(ctx: &Ctx<'_>) -> Result<Option<crate::datadir::LocalDataDir>> 
         (BaseBackupMethod::Auto, Some(_)) => Ok(None),
         (method, None) => {
             match crate::datadir::locate(ctx.tools, &opts.dsn, ctx.info.system_identifier) {
-                Ok(dir) => {
-                    let has_tablespaces = std::fs::read_dir(dir.path.join("pg_tblspc"))
-                        .map(|mut rd| rd.next().is_some())
-                        .unwrap_or(false);
-                    if has_tablespaces {
-                        return Err(PgError::Invalid(format!(
-                            "the cluster at {} has tablespaces outside its data directory (pg_tblspc is not empty);                              lifeboat backs up clusters with the default tablespaces only",
-                            dir.path.display()
-                        )));
-                    }
-                    Ok(Some(dir))
-                }
+                Ok(dir) => Ok(Some(dir)),
                 Err(why) if method == BaseBackupMethod::Copy => Err(PgError::Invalid(format!(
                     "--method copy needs the server's data directory on this machine, readable by lifeboat: {why}. \
                      Run lifeboat on the database host (as the postgres user or root), or use --method pg_basebackup"
@@ -467,6 +461,7 @@ fn complete(
         label: bl.label.clone(),
         format: format.into(),
         wal_included: opts.include_wal,
+        tablespaces: Vec::new(),
     })
 }
 
@@ -530,9 +525,14 @@ fn backup_copy(
         opts.fast_checkpoint,
     )?;
     let root = dir.path.clone();
-    let exclude = move |p: &std::path::Path| {
+    let exclude = |p: &std::path::Path| {
         p.strip_prefix(&root)
             .map(crate::datadir::excluded)
+            .unwrap_or(false)
+    };
+    let follow = |p: &std::path::Path| {
+        p.strip_prefix(&root)
+            .map(crate::datadir::tablespace_link)
             .unwrap_or(false)
     };
     let mut bopts = opts.backup.clone();
@@ -542,6 +542,7 @@ fn backup_copy(
     let src = DirSource {
         dir: &dir.path,
         exclude: &exclude,
+        follow: &follow,
         parent: copy_parent(repo, ctx, dir)?,
     };
     let outcome = backup_dir_root(repo, &src, &bopts, progress, || {
@@ -554,13 +555,14 @@ fn backup_copy(
                     dir.path.display()
                 ))
             })?;
-            let meta = complete(
+            let mut meta = complete(
                 ctx,
                 sysid,
                 &bl,
                 &[(bl.timeline, bl.start_lsn, stop.lsn)],
                 "files",
             )?;
+            meta.tablespaces = crate::datadir::parse_tablespace_map(&stop.tablespace_map)?;
             let mut files = vec![("backup_label".to_string(), stop.label_file.into_bytes())];
             if !stop.tablespace_map.is_empty() {
                 files.push(("tablespace_map".into(), stop.tablespace_map.into_bytes()));

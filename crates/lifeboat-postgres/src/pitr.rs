@@ -47,6 +47,9 @@ pub struct PhysicalRestoreOptions {
     pub exclusive: bool,
     /// Start a temporary server.
     pub start: Option<StartOptions>,
+    /// `(tablespace OID, directory)`: where to write a tablespace instead of its original
+    /// location (`--tablespace-map`).
+    pub tablespace_map: Vec<(String, PathBuf)>,
 }
 
 /// What recovery reached (read from the server log and, where possible, SQL).
@@ -102,6 +105,9 @@ pub struct PhysicalRestoreReport {
     pub started: Option<StartReport>,
     /// Seconds for the whole restore (unpack, recovery, stop).
     pub duration_seconds: f64,
+    /// Tablespaces, with the directories they were restored to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tablespaces: Vec<crate::datadir::Tablespace>,
 }
 
 /// The base backups and WAL state of one cluster.
@@ -272,7 +278,15 @@ impl Read for PipeReader {
 /// Writes a physical snapshot's data directory into `dir` (which exists and is empty):
 /// a `files` backup through the engine's parallel restore (every blob verified), a `tar`
 /// backup by unpacking its stream (verifying the stream's SHA-256). Returns the bytes written.
-pub fn unpack_base_backup(repo: &Repository, snapshot_id: &str, dir: &Path) -> Result<u64> {
+///
+/// `tablespaces` (`files` backups): each tablespace's content is written to the directory given
+/// (missing or empty), `pg_tblspc/<oid>` becomes a link to it, and `tablespace_map` names it.
+pub fn unpack_base_backup(
+    repo: &Repository,
+    snapshot_id: &str,
+    dir: &Path,
+    tablespaces: &[crate::datadir::Tablespace],
+) -> Result<u64> {
     let snap = repo.find_snapshot(snapshot_id)?;
     let files = PhysicalMeta::from_snapshot(&snap).is_some_and(|m| m.format == "files");
     if files {
@@ -280,9 +294,23 @@ pub fn unpack_base_backup(repo: &Repository, snapshot_id: &str, dir: &Path) -> R
             target: dir.to_path_buf(),
             includes: Vec::new(),
             overwrite: false,
+            redirects: tablespaces
+                .iter()
+                .map(|t| (format!("pg_tblspc/{}", t.oid), PathBuf::from(&t.path)))
+                .collect(),
         };
         let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let summary = lifeboat_core::restore::restore(repo, &snap, &opts, done)?;
+        for t in tablespaces {
+            let link = dir.join("pg_tblspc").join(&t.oid);
+            std::os::unix::fs::symlink(&t.path, &link)
+                .map_err(|e| PgError::io("creating the tablespace link", &link, e))?;
+        }
+        if !tablespaces.is_empty() {
+            let map = dir.join("tablespace_map");
+            std::fs::write(&map, crate::datadir::format_tablespace_map(tablespaces))
+                .map_err(|e| PgError::io("writing", &map, e))?;
+        }
         return Ok(summary.bytes);
     }
     let (tx, rx) = sync_channel::<Vec<u8>>(8);
@@ -379,6 +407,7 @@ pub fn restore_physical(
         }
         let _ = st;
     }
+    let tablespaces = tablespace_destinations(&plan.meta, opts)?;
     // Target directory: missing or empty.
     let dir = &opts.target_dir;
     match std::fs::read_dir(dir) {
@@ -401,7 +430,7 @@ pub fn restore_physical(
             .map_err(|e| PgError::io("setting permissions of", dir, e))?;
     }
     let dir = std::path::absolute(dir).map_err(|e| PgError::io("resolving", dir, e))?;
-    let bytes = unpack_base_backup(repo, &plan.snapshot_id, &dir)?;
+    let bytes = unpack_base_backup(repo, &plan.snapshot_id, &dir, &tablespaces)?;
     // Recovery settings.
     let mut settings: Vec<String> = Vec::new();
     if !plan.meta.wal_included || !matches!(opts.target, RecoveryTarget::Immediate) {
@@ -456,7 +485,70 @@ pub fn restore_physical(
         bytes,
         started: started_report,
         duration_seconds: started.elapsed().as_secs_f64(),
+        tablespaces,
     })
+}
+
+/// Where each tablespace of the backup goes: its original location unless
+/// `--tablespace-map` says otherwise. Checked before anything is written: every mapped OID
+/// must be one of the backup's, and every destination absolute, distinct, outside the target
+/// directory, and missing or empty.
+fn tablespace_destinations(
+    meta: &PhysicalMeta,
+    opts: &PhysicalRestoreOptions,
+) -> Result<Vec<crate::datadir::Tablespace>> {
+    let known: Vec<&str> = meta.tablespaces.iter().map(|t| t.oid.as_str()).collect();
+    for (oid, _) in &opts.tablespace_map {
+        if !known.contains(&oid.as_str()) {
+            return Err(PgError::Invalid(format!(
+                "--tablespace-map {oid}=...: the base backup has no tablespace with OID {oid} (its tablespaces: {})",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )));
+        }
+    }
+    let target = std::path::absolute(&opts.target_dir)
+        .map_err(|e| PgError::io("resolving", &opts.target_dir, e))?;
+    let mut out: Vec<crate::datadir::Tablespace> = Vec::new();
+    for t in &meta.tablespaces {
+        let mapped = opts.tablespace_map.iter().rev().find(|(o, _)| *o == t.oid);
+        let dest = match mapped {
+            Some((_, d)) => std::path::absolute(d).map_err(|e| PgError::io("resolving", d, e))?,
+            None => PathBuf::from(&t.path),
+        };
+        let how = if mapped.is_some() {
+            String::new()
+        } else {
+            format!(
+                " (its original location; restore it elsewhere with --tablespace-map {}=DIR)",
+                t.oid
+            )
+        };
+        if !dest.is_absolute() || dest.starts_with(&target) || target.starts_with(&dest) {
+            return Err(PgError::Invalid(format!(
+                "tablespace {} cannot be restored to {}{how}: give an absolute directory outside the target directory",
+                t.oid,
+                dest.display()
+            )));
+        }
+        if std::fs::read_dir(&dest).is_ok_and(|mut rd| rd.next().is_some()) {
+            return Err(PgError::Invalid(format!(
+                "tablespace {} would be restored to {}, which is not empty{how}",
+                t.oid,
+                dest.display()
+            )));
+        }
+        if out.iter().any(|o| Path::new(&o.path) == dest) {
+            return Err(PgError::Invalid(format!(
+                "two tablespaces would be restored to {}",
+                dest.display()
+            )));
+        }
+        out.push(crate::datadir::Tablespace {
+            oid: t.oid.clone(),
+            path: dest.to_string_lossy().into_owned(),
+        });
+    }
+    Ok(out)
 }
 
 fn start_and_wait(

@@ -429,6 +429,7 @@ mod tests {
             label: String::new(),
             format: "tar".into(),
             wal_included: false,
+            tablespaces: Vec::new(),
         }
     }
 
