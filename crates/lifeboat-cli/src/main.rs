@@ -83,7 +83,7 @@ enum Command {
     /// Back up PostgreSQL: logical dumps or physical base backups (`lifeboat backup postgres`)
     BackupPostgres(postgres_cmd::PgBackupArgs),
     /// Restore PostgreSQL: logical dumps or point-in-time (`lifeboat restore postgres`)
-    RestorePostgres(postgres_cmd::PgRestoreArgs),
+    RestorePostgres(Box<postgres_cmd::PgRestoreArgs>),
     /// Archive one WAL file (PostgreSQL's archive_command = 'lifeboat wal-push %p')
     WalPush(postgres_cmd::WalPushArgs),
     /// Fetch one archived WAL file (PostgreSQL's restore_command = 'lifeboat wal-fetch %f %p')

@@ -217,6 +217,10 @@ pub struct PgRestoreArgs {
     /// Leave the server running after recovery
     #[arg(long, requires = "start")]
     keep_running: bool,
+    /// When lifeboat runs as root: the operating-system user to start the server as (PostgreSQL
+    /// refuses root; the restored directory is given to this user) [default: postgres]
+    #[arg(long, requires = "start")]
+    run_as: Option<String>,
     /// Seconds to wait for recovery
     #[arg(long, default_value_t = 3600)]
     start_timeout: u64,
@@ -679,6 +683,7 @@ fn restore_physical(cli: &Cli, a: &PgRestoreArgs) -> Result<i32> {
             keep_running: a.keep_running,
             timeout: Duration::from_secs(a.start_timeout),
             env: Vec::new(),
+            run_as: a.run_as.clone(),
         }),
         tablespace_map: a.tablespace_map.clone(),
     };

@@ -125,10 +125,16 @@ impl Env {
 
     /// A process running as the test user, with the repository environment.
     fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
-        let mut c = std::process::Command::new(program);
+        let mut c = self.cmd_as_self(program);
         if let Some((u, g)) = self.user {
             c.uid(u).gid(g);
         }
+        c
+    }
+
+    /// Like [`Env::cmd`], but as the test process's own user (root in CI).
+    fn cmd_as_self(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut c = std::process::Command::new(program);
         let path = format!(
             "{}:{}",
             self.bin.display(),
@@ -1561,4 +1567,82 @@ fn tablespaces_are_copied_and_restored_to_their_place_or_a_mapped_one() {
         std::fs::read_link(env.path().join("with_ts/pg_tblspc").join(&oid)).unwrap(),
         moved
     );
+}
+
+#[test]
+fn start_as_root_runs_the_restored_server_as_the_database_user() {
+    let env = Env::new();
+    let pg = Cluster::start(&env, "rooted", true);
+    pg.psql(
+        "postgres",
+        "CREATE TABLE r AS SELECT g AS id FROM generate_series(1, 777) g",
+    );
+    env.lb_json(&[
+        "backup",
+        "postgres",
+        "--physical",
+        "--dsn",
+        &pg.dsn("postgres"),
+    ]);
+    pg.switch_and_wait();
+    let lb_self = || Command::from_std(env.cmd_as_self(env!("CARGO_BIN_EXE_lifeboat")));
+    let dir = env.path().join("as_root");
+    let restore = |extra: &[&str]| {
+        lb_self()
+            .args([
+                "restore",
+                "postgres",
+                "--physical",
+                "--latest",
+                "--target-dir",
+                dir.to_str().unwrap(),
+                "--start",
+                "--keep-running",
+                "--json",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let Some((uid, _)) = env.user else {
+        // Not root: --run-as is refused, since only root can start the server as another user.
+        let out = restore(&["--run-as", "postgres"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("needs lifeboat to run as root"));
+        return;
+    };
+    let name = std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 3 && f[2] == uid.to_string()).then(|| f[0].to_string())
+        })
+        .unwrap();
+    // An unknown user is refused before anything is written.
+    let out = restore(&["--run-as", "no-such-user-for-lifeboat"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no user 'no-such-user-for-lifeboat'"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.exists());
+    // As root, the server runs as the database user, who now owns the directory.
+    let out = restore(&["--run-as", &name]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["started"]["run_as"], name.as_str(), "{r}");
+    assert_eq!(std::fs::metadata(&dir).unwrap().uid(), uid);
+    let dsn = r["started"]["dsn"].as_str().unwrap().to_string() + " user=postgres";
+    let rows = env.run(
+        "psql",
+        &["-X", "-A", "-t", "-d", &dsn, "-c", "SELECT count(*) FROM r"],
+    );
+    stop_dir(&env, &dir);
+    assert_eq!(rows.trim(), "777");
 }

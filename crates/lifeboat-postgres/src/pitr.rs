@@ -26,6 +26,49 @@ pub struct StartOptions {
     pub timeout: Duration,
     /// Extra environment for the server (and so for its restore_command).
     pub env: Vec<(String, String)>,
+    /// The operating-system user the server runs as when lifeboat runs as root (PostgreSQL
+    /// refuses root); default `postgres`. The restored directories are given to this user.
+    pub run_as: Option<String>,
+}
+
+/// A user to run the server as: name, uid, gid.
+#[derive(Clone, Debug)]
+struct RunAs {
+    name: String,
+    uid: u32,
+    gid: u32,
+}
+
+/// Looks up a user in the system's user database.
+fn lookup_user(name: &str) -> Option<RunAs> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: getpwnam takes a NUL-terminated name and returns a pointer to static storage or
+    // NULL; the fields are copied out before any other call could overwrite it.
+    unsafe {
+        let pw = libc::getpwnam(c.as_ptr());
+        if pw.is_null() {
+            return None;
+        }
+        Some(RunAs {
+            name: name.to_string(),
+            uid: (*pw).pw_uid,
+            gid: (*pw).pw_gid,
+        })
+    }
+}
+
+/// Gives everything below `path` (not following links) to `user`.
+fn chown_tree(path: &Path, user: &RunAs) -> Result<()> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| PgError::io("reading", path, e))?;
+    std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid))
+        .map_err(|e| PgError::io("changing the owner of", path, e))?;
+    if meta.is_dir() {
+        for e in std::fs::read_dir(path).map_err(|e| PgError::io("reading", path, e))? {
+            let e = e.map_err(|e| PgError::io("reading", path, e))?;
+            chown_tree(&e.path(), user)?;
+        }
+    }
+    Ok(())
 }
 
 /// Options of a physical restore.
@@ -82,6 +125,9 @@ pub struct StartReport {
     pub recovery_seconds: f64,
     /// True when left running (`--keep-running`).
     pub running: bool,
+    /// The operating-system user the server ran as, when lifeboat ran as root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<String>,
 }
 
 /// Result of a physical restore.
@@ -398,15 +444,30 @@ pub fn restore_physical(
         explicit.as_deref(),
     )
     .map_err(PgError::Plan)?;
-    if let Some(st) = &opts.start {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let run_as = match &opts.start {
+        Some(st) if root => {
+            let name = st.run_as.as_deref().unwrap_or("postgres");
+            let user = lookup_user(name).ok_or_else(|| {
+                PgError::Invalid(format!(
+                    "PostgreSQL refuses to run as root, and there is no user '{name}' to start the restored server as: pass --run-as USER (the operating-system user PostgreSQL runs as)"
+                ))
+            })?;
+            if user.uid == 0 {
+                return Err(PgError::Invalid(format!(
+                    "--run-as {name}: PostgreSQL refuses to run as root; name an unprivileged user"
+                )));
+            }
+            Some(user)
+        }
+        Some(st) if st.run_as.is_some() => {
             return Err(PgError::Invalid(
-                "PostgreSQL refuses to run as root: run the restore with --start as the database's operating-system user (e.g. `sudo -u postgres lifeboat ...`), or restore without --start, chown the directory and start it yourself".into(),
+                "--run-as needs lifeboat to run as root (it starts the server as that user); without root the server runs as you".into(),
             ));
         }
-        let _ = st;
-    }
+        _ => None,
+    };
     let tablespaces = tablespace_destinations(&plan.meta, opts)?;
     // Target directory: missing or empty.
     let dir = &opts.target_dir;
@@ -471,8 +532,21 @@ pub fn restore_physical(
     std::fs::write(&auto, text).map_err(|e| PgError::io("writing", &auto, e))?;
     std::fs::write(dir.join("recovery.signal"), b"")
         .map_err(|e| PgError::io("writing recovery.signal in", &dir, e))?;
+    if let Some(user) = &run_as {
+        chown_tree(&dir, user)?;
+        for t in &tablespaces {
+            chown_tree(Path::new(&t.path), user)?;
+        }
+    }
     let started_report = match &opts.start {
-        Some(st) => Some(start_and_wait(repo, &dir, &plan.meta, st, password)?),
+        Some(st) => Some(start_and_wait(
+            repo,
+            &dir,
+            &plan.meta,
+            st,
+            password,
+            run_as.as_ref(),
+        )?),
         None => None,
     };
     Ok(PhysicalRestoreReport {
@@ -557,7 +631,14 @@ fn start_and_wait(
     meta: &PhysicalMeta,
     st: &StartOptions,
     password: Option<&[u8]>,
+    run_as: Option<&RunAs>,
 ) -> Result<StartReport> {
+    use std::os::unix::process::CommandExt;
+    let as_user = |c: &mut std::process::Command| {
+        if let Some(u) = run_as {
+            c.uid(u.uid).gid(u.gid);
+        }
+    };
     let tools = PgTools::locate(Some(meta.server_version_num / 10000));
     let port = match st.port {
         Some(p) => p,
@@ -569,6 +650,9 @@ fn start_and_wait(
     } else {
         let d = std::env::temp_dir().join(format!("lifeboat-pg-{port}"));
         std::fs::create_dir_all(&d).map_err(|e| PgError::io("creating", &d, e))?;
+        if let Some(u) = run_as {
+            chown_tree(&d, u)?;
+        }
         d
     };
     let log_file = dir.join("lifeboat-recovery.log");
@@ -586,6 +670,10 @@ fn start_and_wait(
             tracing::warn!("cannot prepare the key cache: {e}");
         }
     }
+    if let Some(u) = run_as {
+        // The server's restore_command runs as that user and reads the key cache.
+        chown_tree(cache.path(), u)?;
+    }
     let mut cmd = tools.command("pg_ctl");
     cmd.arg("-D")
         .arg(dir)
@@ -597,6 +685,7 @@ fn start_and_wait(
             crate::tools::shell_quote(&socket_dir.to_string_lossy())
         ))
         .args(["-W", "start"]);
+    as_user(&mut cmd);
     cmd.env("LIFEBOAT_KEY_CACHE", cache.path());
     for (k, v) in &st.env {
         cmd.env(k, v);
@@ -608,6 +697,7 @@ fn start_and_wait(
     let stop = |tools: &PgTools| {
         let mut c = tools.command("pg_ctl");
         c.arg("-D").arg(dir).args(["-m", "fast", "-w", "stop"]);
+        as_user(&mut c);
         let _ = crate::tools::run_capture(c, "pg_ctl stop");
     };
     let deadline = t0 + st.timeout;
@@ -689,6 +779,7 @@ fn start_and_wait(
         recovery,
         recovery_seconds,
         running: st.keep_running,
+        run_as: run_as.map(|u| u.name.clone()),
     })
 }
 
