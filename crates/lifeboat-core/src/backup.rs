@@ -815,6 +815,32 @@ fn node_from_meta(name: &std::ffi::OsStr, meta: &std::fs::Metadata) -> Node {
     node
 }
 
+impl<'a, 'b> Walker<'a, 'b> {
+    /// A walker for tree backups (skips unreadable entries, keeps symbolic links).
+    fn new(
+        repo: &'a Repository,
+        index: &'a Index,
+        saver: &'a BlobSaver<'b>,
+        opts: &'a BackupOptions,
+        progress: Arc<Progress>,
+    ) -> Result<Self> {
+        Ok(Walker {
+            repo,
+            index,
+            saver,
+            excludes: Excludes::new(&opts.excludes)?,
+            opts,
+            summary: Summary::default(),
+            skipped: Vec::new(),
+            progress,
+            filter: None,
+            strict: false,
+            reuse_before_ns: None,
+            follow: None,
+        })
+    }
+}
+
 impl Walker<'_, '_> {
     fn skip(&mut self, path: &Path, why: String) {
         tracing::warn!("skipping {}: {why}", path.display());
@@ -1087,20 +1113,7 @@ pub fn backup_paths(
         None => None,
     };
     let saver = BlobSaver::new(repo, &index, progress.clone())?;
-    let mut walker = Walker {
-        repo,
-        index: &index,
-        saver: &saver,
-        excludes: Excludes::new(&opts.excludes)?,
-        opts,
-        summary: Summary::default(),
-        skipped: Vec::new(),
-        progress,
-        filter: None,
-        strict: false,
-        reuse_before_ns: None,
-        follow: None,
-    };
+    let mut walker = Walker::new(repo, &index, &saver, opts, progress)?;
     let root = walker.save_trie(Path::new("/"), &trie, parent_tree.as_ref())?;
     let (summary, skipped) = (
         std::mem::take(&mut walker.summary),
@@ -1189,18 +1202,11 @@ pub fn backup_dir_root(
     };
     let saver = BlobSaver::new(repo, &index, progress.clone())?;
     let mut walker = Walker {
-        repo,
-        index: &index,
-        saver: &saver,
-        excludes: Excludes::new(&opts.excludes)?,
-        opts,
-        summary: Summary::default(),
-        skipped: Vec::new(),
-        progress,
         filter: Some(src.exclude),
         strict: true,
         reuse_before_ns: Some(parent.as_ref().map_or(i64::MIN, |p| p.2)),
         follow: Some(src.follow),
+        ..Walker::new(repo, &index, &saver, opts, progress)?
     };
     let mut root = walker
         .save_dir(&dir, parent.as_ref().map(|p| &p.1), dir_meta.dev())?

@@ -207,15 +207,8 @@ fn reencode_object(
     key: &str,
     bytes: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>)> {
-    let (header, data) = decode_object(from, key, bytes)?;
-    let hbytes: [u8; HEADER_LEN] = bytes[..HEADER_LEN].try_into().expect("header");
-    let body = from
-        .data_key
-        .open(&aad(key, &hbytes), &bytes[HEADER_LEN..], key)
-        .map_err(|e| PgError::Corrupt {
-            key: key.to_string(),
-            detail: e.to_string(),
-        })?;
+    let (header, body) = open_sealed(from, key, bytes)?;
+    let data = verified_plaintext(from, key, &header, &body)?;
     let out = seal_object(
         to,
         key,
@@ -245,6 +238,13 @@ pub struct WalCopyReport {
 
 /// Decodes and verifies a WAL object.
 pub fn decode_object(keys: &WalKeys, key: &str, bytes: &[u8]) -> Result<(ObjectHeader, Vec<u8>)> {
+    let (header, body) = open_sealed(keys, key, bytes)?;
+    let data = verified_plaintext(keys, key, &header, &body)?;
+    Ok((header, data))
+}
+
+/// The header and the authenticated stored body (compressed or not) of a WAL object.
+fn open_sealed(keys: &WalKeys, key: &str, bytes: &[u8]) -> Result<(ObjectHeader, Vec<u8>)> {
     let header = ObjectHeader::decode(bytes, key)?;
     let hbytes: [u8; HEADER_LEN] = bytes[..HEADER_LEN].try_into().expect("header");
     let body = keys
@@ -254,13 +254,23 @@ pub fn decode_object(keys: &WalKeys, key: &str, bytes: &[u8]) -> Result<(ObjectH
             key: key.to_string(),
             detail: e.to_string(),
         })?;
+    Ok((header, body))
+}
+
+/// The plaintext of a stored body, checked against the header's length and content id.
+fn verified_plaintext(
+    keys: &WalKeys,
+    key: &str,
+    header: &ObjectHeader,
+    body: &[u8],
+) -> Result<Vec<u8>> {
     let data = if header.compression == 1 {
-        zstd::bulk::decompress(&body, header.length as usize).map_err(|e| PgError::Corrupt {
+        zstd::bulk::decompress(body, header.length as usize).map_err(|e| PgError::Corrupt {
             key: key.to_string(),
             detail: format!("decompression failed: {e}"),
         })?
     } else {
-        body
+        body.to_vec()
     };
     if data.len() as u64 != header.length || keys.content_id(&data) != header.content_id {
         return Err(PgError::Corrupt {
@@ -268,7 +278,7 @@ pub fn decode_object(keys: &WalKeys, key: &str, bytes: &[u8]) -> Result<(ObjectH
             detail: "content does not match its recorded length and content id".into(),
         });
     }
-    Ok((header, data))
+    Ok(data)
 }
 
 /// How the keys were obtained (for latency reports).
