@@ -24,6 +24,7 @@ WAL_SEGMENTS=${BENCH_PG_WAL_SEGMENTS:-30}
 KEY_CACHE=${BENCH_PG_KEY_CACHE:-1}
 WAL_VARIANTS=${BENCH_PG_WAL_VARIANTS:-lifeboat pgbackrest}
 PGBR_PROCESS_MAX=${BENCH_PG_PGBR_PROCESS_MAX:-2}
+LB_METHOD=${BENCH_PG_LB_METHOD:-auto}
 PGBR_COMPRESS=${BENCH_PG_PGBR_COMPRESS:-zst:3}
 PGBR_CIPHER=${BENCH_PG_PGBR_CIPHER:-aes-256-cbc}
 LB_WAL_TIMEOUT=${BENCH_PG_WAL_TIMEOUT:-180}
@@ -399,6 +400,7 @@ put pg_version meta "$("$PGBIN/postgres" --version)"
 put pgbackrest_version meta "$(pgbackrest version)"
 put pgbackrest_config meta "process-max=$PGBR_PROCESS_MAX, compress-type=$PGBR_CTYPE${PGBR_CLEVEL:+ level $PGBR_CLEVEL}, start-fast=y, archive-async=n, cipher=$PGBR_CIPHER"
 put key_cache meta "$KEY_CACHE"
+put lifeboat_method meta "$LB_METHOD"
 put wal_variants meta "$WAL_VARIANTS"
 put loadavg meta "$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -442,12 +444,12 @@ else
     run_timed lifeboat-init "${LB_ENV[@]}" "$LB" init || LB_OK=0
     if [ "$LB_OK" = 1 ]; then
         before=$(dir_bytes "$LB_REPO")
-        if run_timed lifeboat-full1 "${LB_ENV[@]}" "$LB" backup postgres --physical --dsn "$DSN" --wal-timeout "$LB_WAL_TIMEOUT"; then
+        if run_timed lifeboat-full1 "${LB_ENV[@]}" "$LB" backup postgres --physical --method "$LB_METHOD" --dsn "$DSN" --wal-timeout "$LB_WAL_TIMEOUT"; then
             put full1_s lifeboat "$LAST_S"; put full1_rss_kb lifeboat "$LAST_RSS_KB"
             after=$(dir_bytes "$LB_REPO")
             put repo_full1_bytes lifeboat "$after"
             put full1_added_bytes lifeboat "$((after - before))"
-            if run_timed lifeboat-full2 "${LB_ENV[@]}" "$LB" backup postgres --physical --dsn "$DSN" --wal-timeout "$LB_WAL_TIMEOUT"; then
+            if run_timed lifeboat-full2 "${LB_ENV[@]}" "$LB" backup postgres --physical --method "$LB_METHOD" --dsn "$DSN" --wal-timeout "$LB_WAL_TIMEOUT"; then
                 put full2_s lifeboat "$LAST_S"
                 put full2_added_bytes lifeboat "$(($(dir_bytes "$LB_REPO") - after))"
             else
