@@ -798,6 +798,10 @@ struct Walker<'a, 'b> {
     reuse_before_ns: Option<i64>,
     /// Symbolic links (full paths) backed up as what they point to ([`DirSource::follow`]).
     follow: Option<&'a (dyn Fn(&Path) -> bool + Sync)>,
+    /// Directories directly below this one keep their tree in `kept`, so files can be added
+    /// to them after the walk ([`DirAdditions::files`]).
+    keep_below: Option<PathBuf>,
+    kept: std::collections::HashMap<PathBuf, Tree>,
 }
 
 fn node_from_meta(name: &std::ffi::OsStr, meta: &std::fs::Metadata) -> Node {
@@ -837,6 +841,8 @@ impl<'a, 'b> Walker<'a, 'b> {
             strict: false,
             reuse_before_ns: None,
             follow: None,
+            keep_below: None,
+            kept: Default::default(),
         })
     }
 }
@@ -915,6 +921,9 @@ impl Walker<'_, '_> {
                 }
             };
             node.subtree = Some(self.saver.save(BlobType::Tree, tree.to_bytes())?);
+            if self.keep_below.is_some() && path.parent() == self.keep_below.as_deref() {
+                self.kept.insert(path.to_path_buf(), tree);
+            }
         } else if ft.is_file() {
             node.kind = Some(NodeKind::File);
             node.size = meta.len();
@@ -1163,7 +1172,8 @@ pub struct DirSource<'a> {
 /// into the snapshot's `extra`.
 #[derive(Debug, Default)]
 pub struct DirAdditions {
-    /// `(name, content)`: regular files (mode 0600) in the root, replacing entries of the same name.
+    /// `(name, content)`: regular files (mode 0600) in the root (`name`) or in a directory
+    /// directly below it (`dir/name`), replacing entries of the same name.
     pub files: Vec<(String, Vec<u8>)>,
     /// Merged into the snapshot's `extra`.
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -1206,6 +1216,7 @@ pub fn backup_dir_root(
         strict: true,
         reuse_before_ns: Some(parent.as_ref().map_or(i64::MIN, |p| p.2)),
         follow: Some(src.follow),
+        keep_below: Some(dir.clone()),
         ..Walker::new(repo, &index, &saver, opts, progress)?
     };
     let mut root = walker
@@ -1214,8 +1225,10 @@ pub fn backup_dir_root(
             Error::SourceFailed(format!("{} vanished during the backup", dir.display()))
         })?;
     let mut summary = std::mem::take(&mut walker.summary);
+    let mut kept = std::mem::take(&mut walker.kept);
     drop(walker);
     let additions = finished()?;
+    let mut changed_dirs: Vec<String> = Vec::new();
     let now = jiff::Timestamp::now().as_nanosecond() as i64;
     for (name, content) in additions.files {
         let size = content.len() as u64;
@@ -1237,18 +1250,47 @@ pub fn backup_dir_root(
             content: ids,
             ..Default::default()
         };
-        node.set_name(std::ffi::OsStr::new(&name));
-        root.nodes
-            .retain(|n| n.os_name() != std::ffi::OsStr::new(&name));
-        root.nodes.push(node);
+        let (tree, file) = match name.split_once('/') {
+            None => (&mut root, name.as_str()),
+            Some((d, file)) if !d.is_empty() && !file.is_empty() && !file.contains('/') => {
+                let tree = kept.get_mut(&dir.join(d)).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "cannot add {name} to the backup of {}: {d} is not a directory in it",
+                        dir.display()
+                    ))
+                })?;
+                if !changed_dirs.iter().any(|c| c == d) {
+                    changed_dirs.push(d.to_string());
+                }
+                (tree, file)
+            }
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "cannot add {name}: files are added to the root or one directory below it"
+                )))
+            }
+        };
+        node.set_name(std::ffi::OsStr::new(file));
+        tree.nodes
+            .retain(|n| n.os_name() != std::ffi::OsStr::new(file));
+        tree.nodes.push(node);
         summary.files_new += 1;
         summary.total_bytes += size;
         summary.bytes_read += size;
     }
-    root.nodes.sort_by(|a, b| {
-        use std::os::unix::ffi::OsStrExt;
-        a.os_name().as_bytes().cmp(b.os_name().as_bytes())
-    });
+    for d in changed_dirs {
+        let mut tree = kept.remove(&dir.join(&d)).expect("looked up above");
+        sort_nodes(&mut tree);
+        let id = saver.save(BlobType::Tree, tree.to_bytes())?;
+        if let Some(n) = root
+            .nodes
+            .iter_mut()
+            .find(|n| n.os_name() == std::ffi::OsStr::new(&d))
+        {
+            n.subtree = Some(id);
+        }
+    }
+    sort_nodes(&mut root);
     let tree = saver.save(BlobType::Tree, root.to_bytes())?;
     let kind = opts.source_kind.clone().unwrap_or_else(|| "files".into());
     let mut snapshot = new_snapshot(opts, &kind, tree);
@@ -1261,6 +1303,13 @@ pub fn backup_dir_root(
         snapshot,
         skipped: Vec::new(),
     })
+}
+
+/// Sorts a tree's entries by name bytes (the order trees are stored in).
+fn sort_nodes(tree: &mut Tree) {
+    use std::os::unix::ffi::OsStrExt;
+    tree.nodes
+        .sort_by(|a, b| a.os_name().as_bytes().cmp(b.os_name().as_bytes()));
 }
 
 /// Removes `.` and `..` components lexically.

@@ -308,6 +308,48 @@ pub fn format_tablespace_map(spaces: &[Tablespace]) -> String {
         .collect()
 }
 
+/// Size of `global/pg_control` (`PG_CONTROL_FILE_SIZE`).
+const CONTROL_FILE_SIZE: usize = 8192;
+
+/// `PG_CONTROL_MAX_SAFE_SIZE`: the checksummed part of pg_control fits in this many bytes.
+const CONTROL_MAX_SAFE_SIZE: usize = 512;
+
+/// Whether a copy of `pg_control` is intact: its contents end in a CRC-32C of everything
+/// before it. The struct's size differs between versions, so every 4-byte-aligned end within
+/// the safe size is tried (a false match has a chance of about 2^-25).
+pub fn control_file_intact(data: &[u8]) -> bool {
+    if data.len() != CONTROL_FILE_SIZE {
+        return false;
+    }
+    (16..=CONTROL_MAX_SAFE_SIZE - 4).step_by(4).any(|end| {
+        let stored = u32::from_le_bytes(data[end..end + 4].try_into().expect("4 bytes"));
+        crc32c::crc32c(&data[..end]) == stored
+    })
+}
+
+/// Reads `global/pg_control` so that the copy is never torn: the server may rewrite the file
+/// while it is read (at every checkpoint), so a read that fails its checksum is retried.
+pub fn read_control_file(data_dir: &Path) -> Result<Vec<u8>> {
+    let path = data_dir.join("global/pg_control");
+    let mut last = Vec::new();
+    for attempt in 0..20 {
+        last = std::fs::read(&path).map_err(|e| PgError::io("reading", &path, e))?;
+        if control_file_intact(&last) {
+            return Ok(last);
+        }
+        tracing::debug!(
+            "{} read torn (attempt {attempt}), reading again",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Err(PgError::Invalid(format!(
+        "{} fails its checksum in 20 reads ({} bytes): the file is damaged; no snapshot was written",
+        path.display(),
+        last.len()
+    )))
+}
+
 /// A data directory lifeboat can read, verified to be the running server's.
 #[derive(Debug, Clone)]
 pub struct LocalDataDir {
@@ -425,6 +467,26 @@ mod tests {
         assert!(!excluded(Path::new(
             "pg_tblspc/16385/PG_15_202209061/5/16400"
         )));
+    }
+
+    #[test]
+    fn control_file_checksum_finds_torn_copies() {
+        // A pg_control-like file: 296 bytes of fields, CRC-32C at 296, zero padding to 8 KiB.
+        let mut data = vec![0u8; CONTROL_FILE_SIZE];
+        for (i, b) in data[..296].iter_mut().enumerate() {
+            *b = (i * 7 + 3) as u8;
+        }
+        let crc = crc32c::crc32c(&data[..296]);
+        data[296..300].copy_from_slice(&crc.to_le_bytes());
+        assert!(control_file_intact(&data));
+        let mut torn = data.clone();
+        torn[100] ^= 0x40;
+        assert!(!control_file_intact(&torn));
+        assert!(!control_file_intact(&data[..4096]));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("global")).unwrap();
+        std::fs::write(dir.path().join("global/pg_control"), &data).unwrap();
+        assert_eq!(read_control_file(dir.path()).unwrap(), data);
     }
 
     #[test]

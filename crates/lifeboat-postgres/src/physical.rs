@@ -525,10 +525,12 @@ fn backup_copy(
         opts.fast_checkpoint,
     )?;
     let root = dir.path.clone();
+    // pg_control is read after everything else, as pg_basebackup does, and checked against
+    // its checksum (the server rewrites it at checkpoints): see `finished` below.
     let exclude = |p: &std::path::Path| {
-        p.strip_prefix(&root)
-            .map(crate::datadir::excluded)
-            .unwrap_or(false)
+        p.strip_prefix(&root).is_ok_and(|rel| {
+            crate::datadir::excluded(rel) || rel == std::path::Path::new("global/pg_control")
+        })
     };
     let follow = |p: &std::path::Path| {
         p.strip_prefix(&root)
@@ -547,14 +549,10 @@ fn backup_copy(
     };
     let outcome = backup_dir_root(repo, &src, &bopts, progress, || {
         let finished = (|| -> Result<DirAdditions> {
+            let control = crate::datadir::read_control_file(&dir.path)?;
             let stop = backup.stop()?;
             let bl = parse_backup_label(&stop.label_file)?;
-            let sysid = crate::tools::read_control_system_id(&dir.path).ok_or_else(|| {
-                PgError::Invalid(format!(
-                    "cannot read {}/global/pg_control; no snapshot was written",
-                    dir.path.display()
-                ))
-            })?;
+            let sysid = u64::from_le_bytes(control[..8].try_into().expect("8 KiB file"));
             let mut meta = complete(
                 ctx,
                 sysid,
@@ -563,7 +561,10 @@ fn backup_copy(
                 "files",
             )?;
             meta.tablespaces = crate::datadir::parse_tablespace_map(&stop.tablespace_map)?;
-            let mut files = vec![("backup_label".to_string(), stop.label_file.into_bytes())];
+            let mut files = vec![
+                ("backup_label".to_string(), stop.label_file.into_bytes()),
+                ("global/pg_control".to_string(), control),
+            ];
             if !stop.tablespace_map.is_empty() {
                 files.push(("tablespace_map".into(), stop.tablespace_map.into_bytes()));
             }
