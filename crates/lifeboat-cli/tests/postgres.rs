@@ -286,6 +286,15 @@ impl<'a> Cluster<'a> {
         }
     }
 
+    /// `lifeboat backup postgres --physical [extra...] --dsn <this cluster> --json`.
+    fn physical_backup(&self, extra: &[&str]) -> Value {
+        let dsn = self.dsn("postgres");
+        let mut args = vec!["backup", "postgres", "--physical"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--dsn", &dsn]);
+        self.env.lb_json(&args)
+    }
+
     fn dsn(&self, db: &str) -> String {
         format!(
             "host={} port={} user=postgres dbname={db}",
@@ -575,13 +584,7 @@ fn physical_backup_and_point_in_time_restores() {
     let env = Env::new();
     let pg = Cluster::start(&env, "prod", true);
     pg.psql("postgres", "CREATE TABLE t (id int PRIMARY KEY, payload text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 100) g");
-    let b = env.lb_json(&[
-        "backup",
-        "postgres",
-        "--physical",
-        "--dsn",
-        &pg.dsn("postgres"),
-    ]);
+    let b = pg.physical_backup(&[]);
     let meta = &b["postgres"];
     assert_eq!(
         meta["format"], "files",
@@ -1057,13 +1060,7 @@ fn continuity_gaps_expiry_and_dedup_of_base_backups() {
     // Files last written more than a second before a backup starts can be proven unchanged
     // by the next one.
     std::thread::sleep(Duration::from_millis(1500));
-    let b1 = env.lb_json(&[
-        "backup",
-        "postgres",
-        "--physical",
-        "--dsn",
-        &pg.dsn("postgres"),
-    ]);
+    let b1 = pg.physical_backup(&[]);
     for i in 0..3 {
         pg.psql(
             "postgres",
@@ -1072,13 +1069,7 @@ fn continuity_gaps_expiry_and_dedup_of_base_backups() {
         pg.switch_and_wait();
     }
     // A second base backup of the (nearly) unchanged cluster adds little.
-    let b2 = env.lb_json(&[
-        "backup",
-        "postgres",
-        "--physical",
-        "--dsn",
-        &pg.dsn("postgres"),
-    ]);
+    let b2 = pg.physical_backup(&[]);
     let first = b1["summary"]["bytes_added"].as_u64().unwrap();
     let second = b2["summary"]["bytes_added"].as_u64().unwrap();
     let total = b2["summary"]["total_bytes"].as_u64().unwrap();
@@ -1097,14 +1088,7 @@ fn continuity_gaps_expiry_and_dedup_of_base_backups() {
         s2["bytes_read"].as_u64().unwrap() < total,
         "unchanged files were not read again: {s2}"
     );
-    let forced = env.lb_json(&[
-        "backup",
-        "postgres",
-        "--physical",
-        "--force",
-        "--dsn",
-        &pg.dsn("postgres"),
-    ]);
+    let forced = pg.physical_backup(&["--force"]);
     assert_eq!(
         forced["summary"]["files_unchanged"], 0,
         "--force reads every file"
@@ -1191,34 +1175,12 @@ fn base_backup_methods_copy_and_pg_basebackup_restore_the_same_data() {
     let env = Env::new();
     let pg = Cluster::start(&env, "methods", true);
     pg.psql("postgres", "CREATE TABLE m (id int PRIMARY KEY, v text); INSERT INTO m SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 20000) g");
-    let copy = env.lb_json(&[
-        "backup",
-        "postgres",
-        "--physical",
-        "--method",
-        "copy",
-        "--dsn",
-        &pg.dsn("postgres"),
-    ]);
+    let copy = pg.physical_backup(&["--method", "copy"]);
     assert_eq!(copy["postgres"]["format"], "files", "{copy}");
-    let tar = env.lb_json(&[
-        "backup",
-        "postgres",
-        "--physical",
-        "--method",
-        "pg_basebackup",
-        "--dsn",
-        &pg.dsn("postgres"),
-    ]);
+    let tar = pg.physical_backup(&["--method", "pg_basebackup"]);
     assert_eq!(tar["postgres"]["format"], "tar", "{tar}");
     // The default (auto) copies when the data directory is readable here.
-    let auto = env.lb_json(&[
-        "backup",
-        "postgres",
-        "--physical",
-        "--dsn",
-        &pg.dsn("postgres"),
-    ]);
+    let auto = pg.physical_backup(&[]);
     assert_eq!(auto["postgres"]["format"], "files", "{auto}");
     let expected = pg.psql(
         "postgres",
@@ -1462,13 +1424,7 @@ fn kill_9_during_a_copy_base_backup_ends_the_servers_backup_and_records_nothing(
     env.lb().arg("check").assert().success();
     // The next backup works (the dead process's lock is stale).
     std::fs::remove_file(&sparse).unwrap();
-    let b = env.lb_json(&[
-        "backup",
-        "postgres",
-        "--physical",
-        "--dsn",
-        &pg.dsn("postgres"),
-    ]);
+    let b = pg.physical_backup(&[]);
     assert_eq!(b["postgres"]["format"], "files");
     assert_eq!(env.snapshots().len(), before + 1);
 }
@@ -1492,13 +1448,7 @@ fn tablespaces_are_copied_and_restored_to_their_place_or_a_mapped_one() {
         "postgres",
         "SELECT oid FROM pg_tablespace WHERE spcname = 'ts1'",
     );
-    let b = env.lb_json(&[
-        "backup",
-        "postgres",
-        "--physical",
-        "--dsn",
-        &pg.dsn("postgres"),
-    ]);
+    let b = pg.physical_backup(&[]);
     let spaces = &b["postgres"]["tablespaces"];
     assert_eq!(spaces[0]["oid"], oid.as_str(), "{b}");
     assert_eq!(spaces[0]["path"], ts_dir.to_str().unwrap());
@@ -1577,13 +1527,7 @@ fn start_as_root_runs_the_restored_server_as_the_database_user() {
         "postgres",
         "CREATE TABLE r AS SELECT g AS id FROM generate_series(1, 777) g",
     );
-    env.lb_json(&[
-        "backup",
-        "postgres",
-        "--physical",
-        "--dsn",
-        &pg.dsn("postgres"),
-    ]);
+    pg.physical_backup(&[]);
     pg.switch_and_wait();
     let lb_self = || Command::from_std(env.cmd_as_self(env!("CARGO_BIN_EXE_lifeboat")));
     let dir = env.path().join("as_root");
