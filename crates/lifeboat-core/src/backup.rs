@@ -49,9 +49,12 @@ pub struct BackupOptions {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
-/// Live counters a front end can poll for progress display.
+/// Live counters a front end can poll for progress display, and the cancellation token the
+/// operation obeys (a cancelled backup stops before its index and snapshot are written).
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// Set by the front end to stop the operation ([`crate::cancel`]).
+    pub cancel: crate::cancel::CancelToken,
     /// Files processed.
     pub files: AtomicU64,
     /// Bytes of file content processed (read or found unchanged).
@@ -279,11 +282,21 @@ impl<'a> BlobSaver<'a> {
         Ok(id)
     }
 
+    /// Fails with [`Error::Cancelled`] (and stops the pipeline) once the backup is cancelled.
+    pub fn check_cancelled(&self) -> Result<()> {
+        if self.shared.progress.cancel.is_cancelled() {
+            self.shared.fail(Error::Cancelled {
+                operation: "backup".into(),
+            });
+        }
+        self.check_failed()
+    }
+
     fn save_with_id(&self, kind: BlobType, id: BlobId, data: Vec<u8>) -> Result<()> {
+        self.check_cancelled()?;
         if self.index.contains(&id) || !self.known.lock().expect("known set").insert(id) {
             return Ok(());
         }
-        self.check_failed()?;
         if kind == BlobType::Data {
             self.sample(&data);
         }
@@ -477,6 +490,8 @@ fn commit(
     mut summary: Summary,
     started: Instant,
 ) -> Result<(String, Snapshot)> {
+    saver.check_cancelled()?;
+    let cancel = saver.shared.progress.cancel.clone();
     let SaverTotals {
         packs,
         bytes_written: written,
@@ -484,6 +499,8 @@ fn commit(
         raw,
         dictionary,
     } = saver.finish()?;
+    // Last point at which a cancellation stops the backup: nothing refers to the packs yet.
+    cancel.check("backup")?;
     snapshot.dictionary = dictionary.map(hex::encode);
     let mut index_bytes = 0;
     if !packs.is_empty() {
@@ -619,13 +636,16 @@ pub fn backup_stream<R: Read>(
     let index = repo.load_index()?;
     let saver = BlobSaver::new(repo, &index, progress)?;
     let mut hr = HashingReader::new(reader);
-    let (content, size) = saver
-        .save_stream(&mut hr, &repo.config().chunker, None)
-        .map_err(|e| {
-            Error::SourceFailed(format!(
+    let (content, size) = match saver.save_stream(&mut hr, &repo.config().chunker, None) {
+        Ok(r) => r,
+        Err(e) => {
+            saver.check_cancelled()?;
+            return Err(Error::SourceFailed(format!(
                 "reading stream '{name}' failed: {e}; nothing was recorded"
-            ))
-        })?;
+            )));
+        }
+    };
+    saver.check_cancelled()?;
     let (hashed, sha256) = hr.finish()?;
     debug_assert_eq!(hashed, size);
     let info = StreamInfo {
@@ -876,6 +896,7 @@ impl Walker<'_, '_> {
         parent: Option<&Node>,
         root_dev: u64,
     ) -> Result<Option<Node>> {
+        self.saver.check_cancelled()?;
         let mut meta = match std::fs::symlink_metadata(path) {
             Ok(m) => m,
             Err(e) => {

@@ -24,6 +24,8 @@ pub struct CheckOptions {
     pub read_data: bool,
     /// Decrypt and verify the blobs of this percentage of packs (chosen at random).
     pub read_data_subset: Option<f64>,
+    /// Stops the check between packs (a check writes nothing, so stopping is always safe).
+    pub cancel: crate::cancel::CancelToken,
 }
 
 /// A file or directory affected by damage.
@@ -128,6 +130,9 @@ pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
         let mut errs = Vec::new();
         let mut bad_blobs = Vec::new();
         let mut verified = 0;
+        if opts.cancel.is_cancelled() {
+            return (errs, bad_blobs, 0);
+        }
         let bytes = match repo.storage().read(&pack_key(id)) {
             Ok(b) => b,
             Err(e) => return (vec![format!("pack {id}: {e}")], bad_blobs, 0),
@@ -170,6 +175,7 @@ pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
         }
         (errs, bad_blobs, verified)
     });
+    opts.cancel.check("check")?;
     let mut bad_blobs: HashSet<BlobId> = HashSet::new();
     for (id, (errs, blobs, verified)) in to_read.iter().zip(results) {
         if !errs.is_empty() {

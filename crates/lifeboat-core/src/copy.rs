@@ -171,6 +171,7 @@ pub fn copy(
     });
     ordered.dedup_by(|a, b| a.id == b.id);
     for entry in ordered {
+        progress.cancel.check("copy")?;
         let back_origin = entry
             .snapshot
             .extra
@@ -349,6 +350,7 @@ fn stopped(entry: &SnapshotEntry, dst: &Repository, e: Error) -> Error {
             blob,
             referenced_by: format!("{referenced_by} in the source; {what}"),
         },
+        e @ Error::Cancelled { .. } => e,
         other => Error::Invalid(format!("{other}; {what}")),
     }
 }

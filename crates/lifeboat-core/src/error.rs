@@ -7,6 +7,23 @@
 use lifeboat_storage::StorageError;
 use std::path::PathBuf;
 
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: an error (the message says what and what to do), or a check found problems.
+pub const EXIT_ERROR: i32 = 1;
+/// Exit code: a backup was saved, but some files could not be read.
+pub const EXIT_PARTIAL: i32 = 3;
+/// Exit code: the location is not a lifeboat repository.
+pub const EXIT_NOT_A_REPOSITORY: i32 = 10;
+/// Exit code: the repository is locked by another process.
+pub const EXIT_LOCKED: i32 = 11;
+/// Exit code: wrong password (no key opens with it).
+pub const EXIT_WRONG_PASSWORD: i32 = 12;
+/// Exit code: the repository's mode (read-only, degraded) refuses the operation.
+pub const EXIT_MODE_REFUSED: i32 = 13;
+/// Exit code: the operation was cancelled (SIGINT/SIGTERM or a cancel request).
+pub const EXIT_CANCELLED: i32 = 130;
+
 /// Result type of the engine.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -18,7 +35,7 @@ pub enum Error {
     Storage(#[from] StorageError),
 
     /// The location holds no lifeboat repository.
-    #[error("{location} is not a lifeboat repository (no config object found); create one with `lifeboat init` or check -r/--repo")]
+    #[error("{location} is not a lifeboat repository (no config object found)")]
     NotARepository {
         /// The repository location.
         location: String,
@@ -43,7 +60,7 @@ pub enum Error {
     },
 
     /// An object failed authentication, decoding or its hash check.
-    #[error("corrupt object {object}: {detail}; run `lifeboat check --read-data` to see what is affected")]
+    #[error("corrupt object {object}: {detail}")]
     Corrupt {
         /// The repository key (or `pack/blob` pair) of the damaged object.
         object: String,
@@ -52,7 +69,7 @@ pub enum Error {
     },
 
     /// A blob referenced by a snapshot or tree is not in any index.
-    #[error("blob {blob} is not in the index (referenced by {referenced_by}); the repository is damaged: run `lifeboat check`")]
+    #[error("blob {blob} is not in the index (referenced by {referenced_by}); the repository is damaged")]
     MissingBlob {
         /// Hex id of the blob.
         blob: String,
@@ -61,13 +78,11 @@ pub enum Error {
     },
 
     /// A snapshot name matched nothing.
-    #[error("no snapshot matches '{0}'; list them with `lifeboat snapshots`")]
+    #[error("no snapshot matches '{0}'")]
     SnapshotNotFound(String),
 
     /// A snapshot prefix matched several snapshots.
-    #[error(
-        "snapshot prefix '{prefix}' is ambiguous: it matches {candidates}; give more characters"
-    )]
+    #[error("snapshot prefix '{prefix}' is ambiguous: it matches {candidates}")]
     AmbiguousSnapshot {
         /// The prefix given.
         prefix: String,
@@ -96,11 +111,11 @@ pub enum Error {
     },
 
     /// The repository is locked by another process in a conflicting way.
-    #[error("repository is locked: {0}; wait for it to finish, or if that process is gone, run `lifeboat unlock`")]
+    #[error("repository is locked: {0}")]
     Locked(String),
 
     /// The repository mode forbids the operation.
-    #[error("repository is in {mode} mode: {operation} is refused; switch back with `lifeboat mode normal`")]
+    #[error("repository is in {mode} mode: {operation} is refused")]
     ReadOnly {
         /// The current mode.
         mode: String,
@@ -118,9 +133,7 @@ pub enum Error {
     },
 
     /// The key in use lacks the rights for the operation (write-only keys).
-    #[error(
-        "the key in use cannot {operation}: it is a {scope} key; use a full key or the identity"
-    )]
+    #[error("the key in use cannot {operation}: it is a {scope} key")]
     InsufficientKey {
         /// The refused operation.
         operation: String,
@@ -141,13 +154,57 @@ pub enum Error {
         detail: String,
     },
 
-    /// The restore target is not empty and `--overwrite` was not given.
-    #[error("restore target {0} is not empty; choose an empty directory or pass --overwrite")]
+    /// The restore target is not empty and overwriting was not allowed.
+    #[error("restore target {0} is not empty")]
     TargetNotEmpty(PathBuf),
+
+    /// The operation was cancelled (signal, API request, shutdown) and stopped cleanly.
+    #[error("{operation} was cancelled; nothing that points at missing data was written")]
+    Cancelled {
+        /// The operation that stopped.
+        operation: String,
+    },
 
     /// The user asked for something that cannot be done as asked.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// What the user can do about an error, as data: each front end renders it in its own words
+/// (command lines for the CLI, a field for the HTTP API).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hint {
+    /// Create a repository at the location, or check which location was given.
+    InitOrCheckLocation,
+    /// Check the password or the password source.
+    CheckPassword,
+    /// Wait for the other process; if it is gone, remove its stale lock.
+    WaitOrUnlock,
+    /// Verify all data to learn which snapshots and files are affected.
+    CheckReadData,
+    /// Run a structural check of the repository.
+    Check,
+    /// List the snapshots to find the right name.
+    ListSnapshots,
+    /// Give more characters of the id.
+    LongerPrefix,
+    /// Switch the repository back to normal mode (once the incident is over).
+    LeaveMode,
+    /// Choose an empty target, or allow overwriting.
+    EmptyTargetOrOverwrite,
+    /// Use a full key (or the write-only identity) instead of a write-only key.
+    UseFullKey,
+    /// Wait for the object-lock retention to end, then retry.
+    WaitForRetention,
+    /// Run the operation again.
+    Retry,
+    /// Name a repository (location or configured name).
+    GiveRepository,
+    /// Give a password source.
+    GivePassword,
+    /// Install PostgreSQL's programs (or point lifeboat at them).
+    InstallPostgres,
 }
 
 impl Error {
@@ -168,13 +225,34 @@ impl Error {
         }
     }
 
-    /// The process exit code a front end should use for this error (documented in README).
+    /// The process exit code a front end should use for this error (table in README.md).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::NotARepository { .. } => 10,
-            Error::WrongPassword { .. } => 12,
-            Error::Locked(_) => 11,
-            _ => 1,
+            Error::NotARepository { .. } => EXIT_NOT_A_REPOSITORY,
+            Error::WrongPassword { .. } => EXIT_WRONG_PASSWORD,
+            Error::Locked(_) => EXIT_LOCKED,
+            Error::ReadOnly { .. } => EXIT_MODE_REFUSED,
+            Error::Cancelled { .. } => EXIT_CANCELLED,
+            _ => EXIT_ERROR,
         }
+    }
+
+    /// What the user can do about this error, when there is something to do.
+    pub fn hint(&self) -> Option<Hint> {
+        Some(match self {
+            Error::NotARepository { .. } => Hint::InitOrCheckLocation,
+            Error::WrongPassword { .. } => Hint::CheckPassword,
+            Error::Corrupt { .. } => Hint::CheckReadData,
+            Error::MissingBlob { .. } => Hint::Check,
+            Error::SnapshotNotFound(_) | Error::PathNotInSnapshot { .. } => Hint::ListSnapshots,
+            Error::AmbiguousSnapshot { .. } => Hint::LongerPrefix,
+            Error::Locked(_) => Hint::WaitOrUnlock,
+            Error::ReadOnly { .. } => Hint::LeaveMode,
+            Error::Retained { .. } => Hint::WaitForRetention,
+            Error::InsufficientKey { .. } => Hint::UseFullKey,
+            Error::TargetNotEmpty(_) => Hint::EmptyTargetOrOverwrite,
+            Error::Storage(e) if e.is_retryable() => Hint::Retry,
+            _ => return None,
+        })
     }
 }

@@ -42,7 +42,7 @@ pub fn parse_key(key: &str) -> Option<u64> {
 /// The result of the journaled operation.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Outcome {
-    /// `ok` or `error`.
+    /// `ok`, `error` or `cancelled`.
     pub status: String,
     /// Error text, or a short note on success (may be empty).
     #[serde(default)]
@@ -66,6 +66,14 @@ impl Outcome {
         }
     }
 
+    /// A cancellation: the operation stopped cleanly at a cancel request.
+    pub fn cancelled(message: impl Into<String>) -> Self {
+        Outcome {
+            status: "cancelled".into(),
+            message: message.into(),
+        }
+    }
+
     /// True for `ok`.
     pub fn is_ok(&self) -> bool {
         self.status == "ok"
@@ -84,6 +92,9 @@ pub struct Entry {
     pub result: Outcome,
     /// Snapshot ids the operation created, removed, read or copied.
     pub snapshots: Vec<String>,
+    /// Who acted, when not the operating-system user running this process (for example the
+    /// name of an API token); recorded as the record's `user`.
+    pub user: Option<String>,
 }
 
 /// One journal record as stored (inside its envelope).
@@ -281,7 +292,10 @@ impl Journal {
                 seq: head.seq + 1,
                 time: jiff::Timestamp::now().to_string(),
                 host: crate::util::hostname(),
-                user: crate::util::username(),
+                user: entry
+                    .user
+                    .clone()
+                    .unwrap_or_else(crate::util::username),
                 operation: entry.operation.clone(),
                 arguments: entry.arguments.clone(),
                 result: entry.result.clone(),

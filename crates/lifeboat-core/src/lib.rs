@@ -10,6 +10,7 @@
 
 pub mod backup;
 pub mod blob;
+pub mod cancel;
 pub mod check;
 pub mod chunker;
 pub mod config;

@@ -1,4 +1,5 @@
-//! Resilience modes: `normal` and `read-only` (freeze the repository during an incident).
+//! Resilience modes: `normal`, `degraded` (keep protecting data, destroy nothing: a suspected
+//! compromise) and `read-only` (freeze the repository during an incident).
 //!
 //! A mode change is one record under `mode/<seq, 20 digits>`: a metadata envelope (metadata key,
 //! context `lifeboat mode`) holding [`ModeRecord`], written with `create_new`. The record with the
@@ -7,9 +8,13 @@
 //! old record copied over a newer name is detected (the name and the sealed `seq` disagree).
 //!
 //! In read-only mode every write (backup, forget, prune, copy into the repository, key changes)
-//! is refused with [`Error::ReadOnly`]; restore, dump, check, listing and the journal work. The
-//! check happens in the engine ([`Repository::require_writable`]), so every front end obeys it.
-//! An unreadable mode record fails closed: writes are refused until it is repaired.
+//! is refused with [`Error::ReadOnly`]; restore, dump, check, listing and the journal work. In
+//! degraded mode writes that add data (backups, WAL, copies into the repository, new keys) work
+//! and everything that destroys data (forget, prune, WAL expiry, key removal, password changes)
+//! is refused. The operations layer (`lifeboat-ops`, `modes.rs`) holds the table of which
+//! operation each mode allows; the engine checks again where it writes
+//! ([`Repository::require_writable`], [`Repository::require_may_destroy`]), so no front end can
+//! skip it. An unreadable mode record fails closed: writes are refused until it is repaired.
 
 use crate::error::{Error, Result};
 use crate::repo::Repository;
@@ -28,6 +33,9 @@ pub enum Mode {
     /// Everything allowed.
     #[serde(rename = "normal")]
     Normal,
+    /// New data may be added (backups, WAL, copies, keys); nothing may be destroyed.
+    #[serde(rename = "degraded")]
+    Degraded,
     /// Only reads (restore, dump, check, listing) and journal records.
     #[serde(rename = "read-only")]
     ReadOnly,
@@ -38,6 +46,7 @@ impl Mode {
     pub fn name(self) -> &'static str {
         match self {
             Mode::Normal => "normal",
+            Mode::Degraded => "degraded",
             Mode::ReadOnly => "read-only",
         }
     }
@@ -54,9 +63,10 @@ impl std::str::FromStr for Mode {
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "normal" => Ok(Mode::Normal),
+            "degraded" => Ok(Mode::Degraded),
             "read-only" | "readonly" => Ok(Mode::ReadOnly),
             _ => Err(Error::Invalid(format!(
-                "unknown mode '{s}': use read-only or normal"
+                "unknown mode '{s}': use normal, degraded or read-only (use read-only or normal to freeze or thaw)"
             ))),
         }
     }
@@ -144,20 +154,29 @@ pub fn set(repo: &Repository, mode: Mode) -> Result<ModeRecord> {
     }
 }
 
-/// Refuses `operation` unless the repository is in normal mode.
-pub fn require_writable(repo: &Repository, operation: &str) -> Result<()> {
-    let mode = current(repo).map_err(|e| {
-        Error::Invalid(format!(
-            "cannot tell the repository mode ({e}); {operation} is refused until the mode record is readable (set it again with `lifeboat mode`)"
-        ))
+fn require(repo: &Repository, operation: &str, allowed: &[Mode]) -> Result<()> {
+    let mode = current(repo).map_err(|e| Error::ReadOnly {
+        mode: format!("an unknown ({e})"),
+        operation: format!("{operation} (refused until the mode record is readable again)"),
     })?;
-    match mode {
-        Mode::Normal => Ok(()),
-        Mode::ReadOnly => Err(Error::ReadOnly {
+    if allowed.contains(&mode) {
+        Ok(())
+    } else {
+        Err(Error::ReadOnly {
             mode: mode.name().into(),
             operation: operation.into(),
-        }),
+        })
     }
+}
+
+/// Refuses `operation`, a write that adds data, in read-only mode.
+pub fn require_writable(repo: &Repository, operation: &str) -> Result<()> {
+    require(repo, operation, &[Mode::Normal, Mode::Degraded])
+}
+
+/// Refuses `operation`, a write that destroys data, unless the repository is in normal mode.
+pub fn require_may_destroy(repo: &Repository, operation: &str) -> Result<()> {
+    require(repo, operation, &[Mode::Normal])
 }
 
 #[cfg(test)]
@@ -177,8 +196,13 @@ mod tests {
         let e = require_writable(&repo, "backup").unwrap_err();
         assert!(matches!(e, Error::ReadOnly { .. }), "{e}");
         assert!(e.to_string().contains("read-only"));
+        set(&repo, Mode::Degraded).unwrap();
+        require_writable(&repo, "backup").unwrap();
+        let e = require_may_destroy(&repo, "prune").unwrap_err();
+        assert!(e.to_string().contains("degraded mode: prune is refused"), "{e}");
         set(&repo, Mode::Normal).unwrap();
         require_writable(&repo, "backup").unwrap();
+        require_may_destroy(&repo, "prune").unwrap();
         // Replaying the read-only record under a newer name is detected (fails closed).
         let old = repo.storage().read(&key(1)).unwrap();
         repo.storage()

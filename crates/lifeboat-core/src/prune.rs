@@ -19,6 +19,8 @@ use std::collections::{HashMap, HashSet};
 pub struct PruneOptions {
     /// Report what would be done without changing anything.
     pub dry_run: bool,
+    /// Stops the prune before its new index is written, or between deletions.
+    pub cancel: crate::cancel::CancelToken,
 }
 
 /// What prune did (or would do).
@@ -87,11 +89,30 @@ pub fn used_blobs(repo: &Repository, index: &crate::index::Index) -> Result<Hash
 
 /// Runs prune.
 pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
+    prune_then(repo, opts, |_| Ok::<(), Error>(())).map(|(r, ())| r)
+}
+
+/// Runs prune, then `hook` while the exclusive lock is still held (so nothing can add a
+/// snapshot between the two): source hooks such as WAL expiry, which must see the same set of
+/// snapshots prune saw.
+pub fn prune_then<T, E: From<Error>>(
+    repo: &Repository,
+    opts: &PruneOptions,
+    hook: impl FnOnce(&PruneReport) -> std::result::Result<T, E>,
+) -> std::result::Result<(PruneReport, T), E> {
     let wait = crate::lock::wait_time();
     if !opts.dry_run {
-        repo.require_writable("prune")?;
+        repo.require_may_destroy("prune")?;
     }
     let _lock = crate::lock::acquire(repo, true, "prune", wait)?;
+    let report = prune_locked(repo, opts)?;
+    opts.cancel.check("prune")?;
+    let after = hook(&report)?;
+    Ok((report, after))
+}
+
+fn prune_locked(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
+    opts.cancel.check("prune")?;
     let index = repo.load_index()?;
     let used = used_blobs(repo, &index)?;
     let mut report = PruneReport {
@@ -200,6 +221,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
         Ok(())
     };
     for (id, live) in &repack {
+        opts.cancel.check("prune")?;
         let bytes = repo.storage().read(&pack_key(id))?;
         for b in live {
             let end = b.offset as usize + b.length as usize;
@@ -227,6 +249,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
     }
 
     // 2. One index for everything that survives, superseding every old index file.
+    opts.cancel.check("prune")?;
     let old_index = all_index;
     repo.write_index(keep, old_index.clone())?;
     report.index_files_replaced = old_index.len();
@@ -242,10 +265,13 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             .remove(&key)
             .map_err(|e| crate::retention_layer::explain_refused_delete(&key, e))
     };
+    // From here a cancellation leaves only objects nothing refers to (a later prune removes them).
     for f in &old_index {
+        opts.cancel.check("prune")?;
         remove(format!("index/{f}"), &mut report)?;
     }
     for id in delete.iter().chain(unindexed.iter()) {
+        opts.cancel.check("prune")?;
         remove(pack_key(id), &mut report)?;
     }
     Ok(report)

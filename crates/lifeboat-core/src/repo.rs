@@ -246,9 +246,15 @@ impl Repository {
         &self.key_id
     }
 
-    /// Refuses `operation` unless the repository is in normal mode (see [`crate::mode`]).
+    /// Refuses `operation`, a write that adds data, in read-only mode (see [`crate::mode`]).
     pub fn require_writable(&self, operation: &str) -> Result<()> {
         crate::mode::require_writable(self, operation)
+    }
+
+    /// Refuses `operation`, which destroys data, unless the repository is in normal mode
+    /// (see [`crate::mode`]).
+    pub fn require_may_destroy(&self, operation: &str) -> Result<()> {
+        crate::mode::require_may_destroy(self, operation)
     }
 
     /// Refuses `operation` unless the repository was opened with a full key (see
@@ -301,7 +307,7 @@ impl Repository {
 
     /// Removes a key by id or unique prefix. The key in use cannot be removed.
     pub fn remove_key(&self, prefix: &str) -> Result<String> {
-        self.require_writable("key remove")?;
+        self.require_may_destroy("key remove")?;
         self.require_full_key("remove keys")?;
         let keys = self.list_keys()?;
         let matching: Vec<_> = keys.iter().filter(|k| k.id.starts_with(prefix)).collect();
@@ -332,7 +338,7 @@ impl Repository {
 
     /// Replaces the current key with a new password: adds the new key, then removes the old.
     pub fn change_password(&mut self, new_password: &[u8]) -> Result<String> {
-        self.require_writable("key passwd")?;
+        self.require_may_destroy("key passwd")?;
         let new_id = self.add_key(new_password)?;
         self.storage.remove(&format!("keys/{}", self.key_id))?;
         self.key_id = new_id.clone();
@@ -618,7 +624,7 @@ impl Repository {
     /// Removes a snapshot object. Refused in read-only mode, and with [`Error::Retained`] while
     /// the snapshot is under object-lock retention (nothing is attempted then).
     pub fn remove_snapshot(&self, id: &str) -> Result<()> {
-        self.require_writable("forget")?;
+        self.require_may_destroy("forget")?;
         let key = format!("snapshots/{id}");
         if let Some(until) = crate::retention_layer::retained_until(self.storage.as_ref(), &key)? {
             return Err(Error::Retained {

@@ -82,6 +82,8 @@ pub struct RestoreOptions {
     /// `(snapshot directory, destination)`: that directory's content is written to the
     /// destination (which must be missing or empty) instead of below `target`.
     pub redirects: Vec<(String, PathBuf)>,
+    /// Stops the restore between packs (what was written so far stays in the target).
+    pub cancel: crate::cancel::CancelToken,
 }
 
 /// What a restore did.
@@ -273,6 +275,7 @@ pub fn restore(
         .clamp(2, 8)
         * 2;
     let results = crate::repo::parallel_map(&packs, threads, |(pack, blobs)| -> Result<()> {
+        opts.cancel.check("restore")?;
         let pack_id = &index.packs[*pack as usize].id;
         let key = pack_key(pack_id);
         let locs: Vec<_> = blobs

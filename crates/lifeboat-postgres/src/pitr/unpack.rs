@@ -84,6 +84,7 @@ pub fn unpack_base_backup(
                 .iter()
                 .map(|t| (format!("pg_tblspc/{}", t.oid), PathBuf::from(&t.path)))
                 .collect(),
+            ..Default::default()
         };
         let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let summary = lifeboat_core::restore::restore(repo, &snap, &opts, done)?;

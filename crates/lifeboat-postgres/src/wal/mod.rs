@@ -144,7 +144,7 @@ impl WalArchive {
             return Err(refused(format!("{key} says it is record {}", rec.seq)));
         }
         match rec.mode {
-            Mode::Normal => Ok(()),
+            Mode::Normal | Mode::Degraded => Ok(()),
             Mode::ReadOnly => Err(PgError::Core(lifeboat_core::Error::ReadOnly {
                 mode: rec.mode.name().into(),
                 operation: operation.into(),

@@ -1,0 +1,230 @@
+//! The operations layer's error: every failure of every engine, with its kind, exit code and
+//! guidance as data.
+//!
+//! Rules: errors of the engines keep their own type inside [`OpsError`] (so nothing about what
+//! failed, on which object, is lost); errors that come from a request itself are typed here.
+//! [`OpsError::exit_code`] gives the same code for the same failure whichever crate raised it
+//! (a PostgreSQL command blocked by a lock exits 11 like any other). [`OpsError::hint`] says
+//! what the user can do, as a [`Hint`] each front end renders in its own words.
+
+use crate::modes::Operation;
+use lifeboat_core::error::{
+    Hint, EXIT_ERROR, EXIT_LOCKED, EXIT_MODE_REFUSED, EXIT_NOT_A_REPOSITORY, EXIT_WRONG_PASSWORD,
+};
+use lifeboat_core::mode::Mode;
+use lifeboat_postgres::PgError;
+use lifeboat_storage::StorageError;
+use serde::Serialize;
+
+/// Result type of the operations layer.
+pub type Result<T, E = OpsError> = std::result::Result<T, E>;
+
+/// What kind of failure an [`OpsError`] is; stable names for the HTTP API's `error.kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The location holds no repository.
+    NotARepository,
+    /// No key opens with the password.
+    WrongPassword,
+    /// Another process holds a conflicting lock.
+    Locked,
+    /// The repository's mode refuses the operation.
+    ModeRefused,
+    /// The operation was cancelled.
+    Cancelled,
+    /// A snapshot, path or object asked for does not exist.
+    NotFound,
+    /// Stored data is damaged.
+    Corrupt,
+    /// The request cannot be carried out as given.
+    InvalidRequest,
+    /// The data source (files, a command, a database) failed.
+    SourceFailed,
+    /// The storage failed.
+    Storage,
+    /// The key in use may not do this.
+    Forbidden,
+    /// Any other failure.
+    Other,
+}
+
+/// A failure of an operation.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// The repository engine failed.
+    #[error(transparent)]
+    Engine(lifeboat_core::Error),
+
+    /// The PostgreSQL layer failed (engine and storage errors it carries are unwrapped into
+    /// [`OpsError::Engine`]).
+    #[error(transparent)]
+    Postgres(PgError),
+
+    /// The repository mode refuses the operation ([`crate::modes`]).
+    #[error("the repository is in {mode} mode: {} is refused", operation.name())]
+    Refused {
+        /// The refused operation.
+        operation: Operation,
+        /// The repository's mode.
+        mode: Mode,
+    },
+
+    /// No repository location was given.
+    #[error("no repository given")]
+    NoRepository,
+
+    /// No password was given and none could be asked for.
+    #[error("no password given for {location}")]
+    NoPassword {
+        /// The repository location.
+        location: String,
+    },
+
+    /// A request field has a value the operation cannot use.
+    #[error("invalid {field}: {problem}")]
+    InvalidRequest {
+        /// The field (as named in the request type).
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// Two request fields cannot be used together, or a needed one is missing.
+    #[error("{0}")]
+    Conflict(String),
+
+    /// A step of an operation failed after earlier steps succeeded (kind, exit code and
+    /// hint are those of the cause).
+    #[error("{step}: {source}")]
+    Step {
+        /// What was being done, and what stands.
+        step: String,
+        /// Why it failed.
+        source: Box<OpsError>,
+    },
+}
+
+impl From<lifeboat_core::Error> for OpsError {
+    fn from(e: lifeboat_core::Error) -> Self {
+        OpsError::Engine(e)
+    }
+}
+
+impl From<StorageError> for OpsError {
+    fn from(e: StorageError) -> Self {
+        OpsError::Engine(lifeboat_core::Error::Storage(e))
+    }
+}
+
+impl From<PgError> for OpsError {
+    fn from(e: PgError) -> Self {
+        match e {
+            PgError::Core(e) => OpsError::Engine(e),
+            PgError::Storage(e) => OpsError::Engine(lifeboat_core::Error::Storage(e)),
+            other => OpsError::Postgres(other),
+        }
+    }
+}
+
+impl OpsError {
+    /// Builds an [`OpsError::InvalidRequest`].
+    pub fn invalid(field: &'static str, problem: impl Into<String>) -> Self {
+        OpsError::InvalidRequest {
+            field,
+            problem: problem.into(),
+        }
+    }
+
+    /// The engine error inside, if any.
+    pub fn engine(&self) -> Option<&lifeboat_core::Error> {
+        match self {
+            OpsError::Engine(e) => Some(e),
+            OpsError::Step { source, .. } => source.engine(),
+            _ => None,
+        }
+    }
+
+    /// Wraps `self` as the failure of `step`.
+    pub fn during(self, step: impl Into<String>) -> Self {
+        OpsError::Step {
+            step: step.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        use lifeboat_core::Error as E;
+        match self {
+            OpsError::Step { source, .. } => source.kind(),
+            OpsError::Engine(e) => match e {
+                E::NotARepository { .. } => ErrorKind::NotARepository,
+                E::WrongPassword { .. } => ErrorKind::WrongPassword,
+                E::Locked(_) => ErrorKind::Locked,
+                E::ReadOnly { .. } => ErrorKind::ModeRefused,
+                E::Cancelled { .. } => ErrorKind::Cancelled,
+                E::SnapshotNotFound(_) | E::PathNotInSnapshot { .. } => ErrorKind::NotFound,
+                E::Corrupt { .. } | E::MissingBlob { .. } | E::VerificationFailed { .. } => {
+                    ErrorKind::Corrupt
+                }
+                E::SourceFailed(_) | E::Io { .. } => ErrorKind::SourceFailed,
+                E::Storage(s) if s.is_not_found() => ErrorKind::NotFound,
+                E::Storage(_) => ErrorKind::Storage,
+                E::InsufficientKey { .. } | E::Retained { .. } => ErrorKind::Forbidden,
+                E::AmbiguousSnapshot { .. } | E::TargetNotEmpty(_) | E::Invalid(_) => {
+                    ErrorKind::InvalidRequest
+                }
+                _ => ErrorKind::Other,
+            },
+            OpsError::Postgres(p) => match p {
+                PgError::WalNotFound { .. } => ErrorKind::NotFound,
+                PgError::Corrupt { .. } => ErrorKind::Corrupt,
+                PgError::Tool(_) | PgError::ToolNotFound { .. } | PgError::Io { .. } => {
+                    ErrorKind::SourceFailed
+                }
+                PgError::Invalid(_) | PgError::Plan(_) | PgError::WrongSystem { .. } => {
+                    ErrorKind::InvalidRequest
+                }
+                _ => ErrorKind::Other,
+            },
+            OpsError::Refused { .. } => ErrorKind::ModeRefused,
+            OpsError::NoRepository | OpsError::NoPassword { .. } => ErrorKind::InvalidRequest,
+            OpsError::InvalidRequest { .. } | OpsError::Conflict(_) => ErrorKind::InvalidRequest,
+        }
+    }
+
+    /// The process exit code for this failure (the table in README.md), the same whichever
+    /// crate raised it.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            OpsError::Step { source, .. } => source.exit_code(),
+            OpsError::Engine(e) => e.exit_code(),
+            OpsError::Refused { .. } => EXIT_MODE_REFUSED,
+            _ => match self.kind() {
+                ErrorKind::NotARepository => EXIT_NOT_A_REPOSITORY,
+                ErrorKind::WrongPassword => EXIT_WRONG_PASSWORD,
+                ErrorKind::Locked => EXIT_LOCKED,
+                _ => EXIT_ERROR,
+            },
+        }
+    }
+
+    /// What the user can do about it, when there is something to do.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            OpsError::Step { source, .. } => source.hint(),
+            OpsError::Engine(e) => e.hint(),
+            OpsError::Refused { .. } => Some(Hint::LeaveMode),
+            OpsError::NoRepository => Some(Hint::GiveRepository),
+            OpsError::NoPassword { .. } => Some(Hint::GivePassword),
+            OpsError::Postgres(PgError::ToolNotFound { .. }) => Some(Hint::InstallPostgres),
+            _ => None,
+        }
+    }
+
+    /// True for a cancellation.
+    pub fn is_cancelled(&self) -> bool {
+        self.kind() == ErrorKind::Cancelled
+    }
+}

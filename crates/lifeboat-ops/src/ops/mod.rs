@@ -1,0 +1,16 @@
+//! One module per operation (or family of operations on one object).
+
+pub mod backup;
+pub mod check;
+pub mod copy;
+pub mod dump;
+pub mod forget;
+pub mod journal;
+pub mod init;
+pub mod keys;
+pub mod list;
+pub mod mode;
+pub mod prune;
+pub mod restore;
+pub mod unlock;
+pub mod wal;

@@ -1,0 +1,122 @@
+//! Restores: a snapshot into a directory, a logical PostgreSQL dump into a server, a physical
+//! base backup plus WAL into a data directory (point-in-time recovery).
+
+use crate::record::{Recorder, FIRST};
+use crate::modes::{self, Operation};
+use crate::{journaled, Context, Result};
+use lifeboat_core::restore::{self, RestoreOptions, RestoreSummary};
+use lifeboat_core::Repository;
+use lifeboat_postgres::logical::{self, LogicalRestoreOptions, LogicalRestoreReport};
+use lifeboat_postgres::pitr::{self, PhysicalRestoreOptions, PhysicalRestoreReport};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A restore of a snapshot into a directory.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RestoreRequest {
+    /// Snapshot id, unique prefix or `latest`.
+    pub snapshot: String,
+    /// Directory to restore into (created when missing).
+    pub target: PathBuf,
+    /// Only these snapshot paths (and what is below them).
+    pub includes: Vec<String>,
+    /// Allow a non-empty target (existing files are overwritten).
+    pub overwrite: bool,
+}
+
+/// What a restore wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct RestoreReport {
+    /// The snapshot restored.
+    pub snapshot_id: String,
+    /// Where to.
+    pub target: PathBuf,
+    /// Counters.
+    pub summary: RestoreSummary,
+}
+
+fn absolute(p: &std::path::Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Restores a snapshot (or parts of it); every blob is verified on the way.
+pub fn files(ctx: &Context, repo: &Repository, req: &RestoreRequest) -> Result<RestoreReport> {
+    let mut rec = Recorder::new(ctx, "restore");
+    rec.arg("snapshot", Some(req.snapshot.clone()))
+        .arg("target", Some(absolute(&req.target)))
+        .list("includes", &req.includes)
+        .flag("overwrite", req.overwrite);
+    rec.add(repo);
+    journaled(ctx, rec, |rec| {
+        modes::require(repo, Operation::Restore)?;
+        let snap = repo.find_snapshot(&req.snapshot)?;
+        rec.affected(FIRST, &snap.id);
+        let summary = restore::restore(
+            repo,
+            &snap,
+            &RestoreOptions {
+                target: req.target.clone(),
+                includes: req.includes.clone(),
+                overwrite: req.overwrite,
+                redirects: Vec::new(),
+                cancel: ctx.cancel_token().clone(),
+            },
+            ctx.restored_bytes.clone(),
+        )?;
+        Ok(RestoreReport {
+            snapshot_id: snap.id,
+            target: req.target.clone(),
+            summary,
+        })
+    })
+}
+
+/// Restores a logical PostgreSQL snapshot into the server `opts.dsn` names.
+pub fn postgres(
+    ctx: &Context,
+    repo: &Repository,
+    snapshot: &str,
+    opts: &LogicalRestoreOptions,
+) -> Result<LogicalRestoreReport> {
+    let mut rec = Recorder::new(ctx, "restore");
+    rec.arg("postgres", Some("logical"))
+        .arg("snapshot", Some(snapshot.to_string()))
+        .arg("into_database", opts.into_database.clone())
+        .list("tables", &opts.tables)
+        .list("schemas", &opts.schemas);
+    rec.add(repo);
+    journaled(ctx, rec, |rec| {
+        modes::require(repo, Operation::RestorePostgres)?;
+        let snap = repo.find_snapshot(snapshot)?;
+        rec.affected(FIRST, &snap.id);
+        Ok(logical::restore_logical(repo, &snap, opts)?)
+    })
+}
+
+/// Restores a physical base backup and the WAL to reach `opts.target` into
+/// `opts.target_dir`, optionally starting a temporary server to replay it (`password` is
+/// handed to its `restore_command`).
+pub fn postgres_physical(
+    ctx: &Context,
+    repo: &Repository,
+    opts: &PhysicalRestoreOptions,
+    password: Option<&[u8]>,
+) -> Result<PhysicalRestoreReport> {
+    let mut rec = Recorder::new(ctx, "restore");
+    rec.arg("postgres", Some("physical"))
+        .arg("snapshot", opts.snapshot.clone())
+        .arg("target", Some(absolute(&opts.target_dir)))
+        .arg("recovery_target", Some(opts.target.describe()))
+        .flag("start", opts.start.is_some());
+    rec.add(repo);
+    journaled(ctx, rec, |rec| {
+        modes::require(repo, Operation::RestorePostgres)?;
+        let report = pitr::restore_physical(repo, opts, password)?;
+        rec.affected(FIRST, &report.snapshot_id);
+        Ok(report)
+    })
+}
