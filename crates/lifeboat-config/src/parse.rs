@@ -428,10 +428,10 @@ impl<'a> Parser<'a> {
 
         let repository_secs = self.entries(doc, "repositories");
         for (name, sec) in &repository_secs {
-            if let Some((repo, has_command)) = self.repository(name, sec) {
-                if has_command {
-                    command_spans.push(sec.header.clone());
-                }
+            if let Some((key, _)) = sec.entry("password_command") {
+                command_spans.push(key.span());
+            }
+            if let Some(repo) = self.repository(name, sec) {
                 config.repositories.insert(name.clone(), repo);
             }
         }
@@ -448,7 +448,10 @@ impl<'a> Parser<'a> {
                 Some(DeValue::String(s)) if s == "command"
             );
             if is_command {
-                command_spans.push(sec.header.clone());
+                command_spans.push(
+                    sec.entry("kind")
+                        .map_or(sec.header.clone(), |(k, _)| k.span()),
+                );
             }
             if let Some(source) = self.source(name, sec, only_repository, &mut repo_refs) {
                 config.sources.insert(name.clone(), source);
@@ -571,8 +574,8 @@ impl<'a> Parser<'a> {
         out
     }
 
-    /// A `[repositories.NAME]` section; the flag says whether it names a password command.
-    fn repository(&mut self, name: &str, sec: &Sec) -> Option<(RepositoryConfig, bool)> {
+    /// A `[repositories.NAME]` section.
+    fn repository(&mut self, name: &str, sec: &Sec) -> Option<RepositoryConfig> {
         self.check_keys(sec, REPOSITORY_KEYS);
         let start = self.problems.len();
 
@@ -604,12 +607,10 @@ impl<'a> Parser<'a> {
             self.report_key(sec, given[1], &span, message);
         }
         let mut password = None;
-        let mut has_command = false;
         if let Some(path) = self.path(sec, "password_file") {
             password = Some(PasswordSource::File(path));
         }
         if let Some((cmd, _)) = self.nonempty_string(sec, "password_command") {
-            has_command = true;
             password = Some(PasswordSource::Command(cmd));
         }
         if let Some((var, span)) = self.nonempty_string(sec, "password_env") {
@@ -663,16 +664,13 @@ impl<'a> Parser<'a> {
         if self.problems.len() > start {
             return None;
         }
-        Some((
-            RepositoryConfig {
-                name: name.to_string(),
-                url: url?,
-                password,
-                s3,
-                object_lock,
-            },
-            has_command,
-        ))
+        Some(RepositoryConfig {
+            name: name.to_string(),
+            url: url?,
+            password,
+            s3,
+            object_lock,
+        })
     }
 
     /// Checks a repository location and resolves a relative local path.

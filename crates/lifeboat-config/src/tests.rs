@@ -422,6 +422,7 @@ fn commands_in_a_world_writable_file_are_refused() {
     let ps = Config::check(&path);
     assert_eq!(ps.len(), 1, "{ps:?}");
     assert!(ps[0].message.contains("writable by others"), "{}", ps[0]);
+    assert_eq!(ps[0].line, Some(3));
 }
 
 #[test]
