@@ -3,9 +3,10 @@
 //! little XML and RFC 3339 they need.
 
 use super::config::S3Config;
-use super::sign::Signer;
+use super::sign::{utc, Signer};
 use crate::Retention;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use jiff::{RoundMode, Timestamp, TimestampRound, Unit};
+use std::time::SystemTime;
 
 /// The answer to one direct request.
 struct Reply {
@@ -51,89 +52,23 @@ pub(super) struct LockApi {
     prefix: String,
 }
 
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// (year, month, day) to days since 1970-01-01.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// UTC fields of a time: (year, month, day, hour, minute, second).
-pub(super) fn utc_fields(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
-    let secs = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    };
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400) as u32;
-    (y, mo, d, s / 3600, s / 60 % 60, s % 60)
-}
-
 /// `2026-11-22T10:00:00Z`. Rounded *up* to the second so the retention is never shorter than
 /// asked.
 pub(super) fn rfc3339(t: SystemTime) -> String {
-    let t = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) if d.subsec_nanos() > 0 => UNIX_EPOCH + Duration::from_secs(d.as_secs() + 1),
-        _ => t,
-    };
-    let (y, mo, d, h, mi, s) = utc_fields(t);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    let t = utc(t);
+    let up = TimestampRound::new()
+        .smallest(Unit::Second)
+        .mode(RoundMode::Ceil);
+    // Only within the last second jiff represents can rounding up fail.
+    let t = t.round(up).unwrap_or(t);
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.
-fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let s = s.trim();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
-    if s.len() < 20 || s.as_bytes()[4] != b'-' || !s.as_bytes()[10].eq_ignore_ascii_case(&b'T') {
-        return None;
-    }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
-    let mut nanos = 0u32;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        let mut text: String = frac[..digits].chars().take(9).collect();
-        while text.len() < 9 {
-            text.push('0');
-        }
-        nanos = text.parse().ok()?;
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 => {
-            let sign = match rest.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            sign * (rest.get(1..3)?.parse::<i64>().ok()? * 3600
-                + rest.get(4..6)?.parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
-    };
-    let secs = days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + sec - offset;
-    let secs = u64::try_from(secs).ok()?;
-    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+/// Parses an RFC 3339 time with an offset (`YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`); `None` for
+/// anything else and for times before 1970.
+pub(super) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let t: Timestamp = s.trim().parse().ok()?;
+    (t >= Timestamp::UNIX_EPOCH).then(|| SystemTime::from(t))
 }
 
 /// The text of the first `<tag>…</tag>` in an XML document.
@@ -338,6 +273,7 @@ impl LockApi {
 mod tests {
     use super::super::sign::uri_encode_path;
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn times_format_and_parse() {
@@ -367,5 +303,20 @@ mod tests {
             Some("GOVERNANCE")
         );
         assert_eq!(uri_encode_path("/b/a b+c/d"), "/b/a%20b%2Bc/d");
+    }
+
+    #[test]
+    fn times_at_the_edges() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        assert_eq!(parse_rfc3339(" 2026-11-18t11:06:40z\n"), Some(t));
+        assert_eq!(
+            parse_rfc3339("2026-11-18T11:06:40.123456789Z"),
+            Some(t + Duration::from_nanos(123_456_789))
+        );
+        assert_eq!(parse_rfc3339("2026-11-18T11:06:40"), None, "no offset");
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), None, "before 1970");
+        // Beyond the times jiff represents: the latest one it can ([`Timestamp::MAX`]).
+        let far = UNIX_EPOCH + Duration::from_secs(400_000 * 365 * 86_400);
+        assert_eq!(rfc3339(far), "9999-12-30T22:00:00Z");
     }
 }

@@ -2,8 +2,8 @@
 //! `object_lock`): the canonical request, the string to sign, the derived signing key and the
 //! `Authorization` header.
 
-use super::object_lock::utc_fields;
-use std::time::SystemTime;
+use jiff::Timestamp;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where signed requests go and the explicit credentials that sign them.
 pub(super) struct Signer {
@@ -57,12 +57,23 @@ fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
 }
 
+/// A time as a [`Timestamp`] (formatted in UTC), clamped to the range jiff represents
+/// ([`Timestamp::MIN`] to [`Timestamp::MAX`], about the years -9999 to 9999).
+pub(super) fn utc(t: SystemTime) -> Timestamp {
+    Timestamp::try_from(t).unwrap_or(if t < UNIX_EPOCH {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
+}
+
 /// The SigV4 date stamps of a time: (`YYYYMMDD`, `YYYYMMDDTHHMMSSZ`), in UTC.
 fn date_stamps(t: SystemTime) -> (String, String) {
-    let (y, mo, d, h, mi, s) = utc_fields(t);
-    let date = format!("{y:04}{mo:02}{d:02}");
-    let amz_date = format!("{date}T{h:02}{mi:02}{s:02}Z");
-    (date, amz_date)
+    let t = utc(t);
+    (
+        t.strftime("%Y%m%d").to_string(),
+        t.strftime("%Y%m%dT%H%M%SZ").to_string(),
+    )
 }
 
 impl Signer {
@@ -148,7 +159,7 @@ impl Signer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
+    use std::time::Duration;
 
     /// The example credentials of the AWS documentation ("Signature Calculations for the
     /// Authorization Header", bucket `examplebucket`, 2013-05-24).
