@@ -19,16 +19,19 @@
 //! - `LIFEBOAT_S3_VIRTUAL_HOST=1` addresses the bucket as `BUCKET.ENDPOINT` (virtual-host style).
 //! - More switches (conditional writes, checksums, EC2 metadata) in
 //!   [`crate::s3::S3Config::with_env`].
+//! - Settings given explicitly (a configuration file) go to [`open_with`] as [`S3Overrides`]:
+//!   they take precedence over the environment.
 //!
-//! Layers stacked by [`open`], innermost first: the test-only [`Faults`] (only when
-//! [`FAULTS_ENV`] is set), [`Retry`] (transient failures, exponential backoff), [`Limit`]
-//! (bounded concurrency).
+//! Layers stacked by [`open`] and [`open_with`], innermost first: the test-only [`Faults`]
+//! (only when [`FAULTS_ENV`] is set), [`Retry`] (transient failures, exponential backoff),
+//! [`Limit`] (bounded concurrency).
 
 use crate::layers::{FaultPlan, Faults, Limit, Retry};
 use crate::local::LocalStorage;
 use crate::memory::MemoryStorage;
 use crate::s3::{S3Config, S3Storage};
 use crate::{ErrorKind, Result, Storage, StorageError};
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +41,98 @@ use std::time::Duration;
 /// with "no space") or `LIFEBOAT_TEST_FAULTS="fraction=0.2,seed=7"` (a fifth of all calls fail
 /// transiently and are retried). Never set it outside tests.
 pub const FAULTS_ENV: &str = "LIFEBOAT_TEST_FAULTS";
+
+/// S3 settings given explicitly, for example by a configuration file, for [`open_with`].
+///
+/// Each field that is `Some` replaces what [`S3Config::with_env`] found in the environment (or
+/// its default); `None` leaves that in place. Empty strings count as unset, as they do for the
+/// environment variables. Two rules keep the settings consistent:
+/// - [`Self::endpoint`] is used for `s3://BUCKET/PREFIX` locations, instead of
+///   `LIFEBOAT_S3_ENDPOINT`; a location that names its endpoint (`s3:https://ENDPOINT/...`)
+///   keeps it.
+/// - Giving [`Self::access_key_id`] or [`Self::secret_access_key`] also replaces the session
+///   token (with [`Self::session_token`], or none): a session token from `AWS_SESSION_TOKEN`
+///   belongs to the environment's keys.
+#[derive(Default, Clone)]
+pub struct S3Overrides {
+    /// Endpoint URL (`https://s3.example.com`, `http://127.0.0.1:9000`) for `s3://` locations.
+    pub endpoint: Option<String>,
+    /// Signing region (instead of `AWS_REGION`/`AWS_DEFAULT_REGION`).
+    pub region: Option<String>,
+    /// Access key id (instead of `AWS_ACCESS_KEY_ID`).
+    pub access_key_id: Option<String>,
+    /// Secret access key (instead of `AWS_SECRET_ACCESS_KEY`).
+    pub secret_access_key: Option<String>,
+    /// Session token of temporary credentials (instead of `AWS_SESSION_TOKEN`).
+    pub session_token: Option<String>,
+    /// Virtual-host style addressing (instead of `LIFEBOAT_S3_VIRTUAL_HOST`).
+    pub virtual_host_style: Option<bool>,
+}
+
+impl fmt::Debug for S3Overrides {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Overrides")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("virtual_host_style", &self.virtual_host_style)
+            .finish()
+    }
+}
+
+/// An explicit setting; empty strings count as unset.
+fn given(value: &Option<String>) -> Option<String> {
+    value.as_ref().filter(|v| !v.is_empty()).cloned()
+}
+
+impl S3Overrides {
+    /// `config` with these overrides applied, all but the endpoint (which [`s3_config`] chooses
+    /// before the environment is read). See the type documentation for the rules.
+    fn apply(&self, mut config: S3Config) -> S3Config {
+        if let Some(region) = given(&self.region) {
+            config.region = region;
+        }
+        let (id, secret) = (given(&self.access_key_id), given(&self.secret_access_key));
+        if id.is_some() || secret.is_some() {
+            config.session_token = given(&self.session_token);
+        } else if let Some(token) = given(&self.session_token) {
+            config.session_token = Some(token);
+        }
+        if let Some(id) = id {
+            config.access_key_id = Some(id);
+        }
+        if let Some(secret) = secret {
+            config.secret_access_key = Some(secret);
+        }
+        if let Some(v) = self.virtual_host_style {
+            config.virtual_host_style = v;
+        }
+        config
+    }
+}
+
+/// The configuration of an S3 location: the location's parts, then the environment
+/// ([`S3Config::with_env`]), then the explicit `overrides`. The endpoint is the location's,
+/// else the override's, else `LIFEBOAT_S3_ENDPOINT`'s (read by `with_env`).
+fn s3_config(
+    endpoint: Option<&str>,
+    bucket: &str,
+    prefix: &str,
+    overrides: &S3Overrides,
+) -> S3Config {
+    let endpoint = endpoint
+        .map(str::to_string)
+        .or_else(|| given(&overrides.endpoint));
+    overrides.apply(S3Config::new(endpoint.as_deref(), bucket, prefix).with_env())
+}
 
 /// A parsed repository location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +264,14 @@ fn with_test_faults(raw: Storage, location: &str) -> Result<Storage> {
 }
 
 /// Opens a backend for `location` with the standard layers (see the module documentation).
+/// S3 settings come from the location and the environment only; see [`open_with`].
 pub fn open(location: &str) -> Result<Storage> {
+    open_with(location, &S3Overrides::default())
+}
+
+/// Like [`open`], with explicit S3 settings that take precedence over the environment (see
+/// [`S3Overrides`]). For locations other than S3 the overrides are ignored.
+pub fn open_with(location: &str, s3: &S3Overrides) -> Result<Storage> {
     // (backend, attempts, first backoff delay, concurrent operations)
     let (raw, attempts, delay, concurrency): (Storage, u32, Duration, usize) =
         match parse(location)? {
@@ -190,7 +292,7 @@ pub fn open(location: &str) -> Result<Storage> {
                 bucket,
                 prefix,
             } => {
-                let config = S3Config::new(endpoint.as_deref(), &bucket, &prefix).with_env();
+                let config = s3_config(endpoint.as_deref(), &bucket, &prefix, s3);
                 (
                     Arc::new(S3Storage::new(config)?),
                     5,
@@ -263,5 +365,108 @@ mod tests {
     fn opens_s3_without_network() {
         let s = open("s3:http://127.0.0.1:1/bkt/repo").unwrap();
         assert_eq!(s.location(), "s3:http://127.0.0.1:1/bkt/repo");
+    }
+
+    fn all_overrides() -> S3Overrides {
+        S3Overrides {
+            endpoint: Some("http://127.0.0.1:9000/".into()),
+            region: Some("eu-west-3".into()),
+            access_key_id: Some("file-key".into()),
+            secret_access_key: Some("file-secret".into()),
+            session_token: Some("file-token".into()),
+            virtual_host_style: Some(true),
+        }
+    }
+
+    #[test]
+    fn overrides_replace_what_they_name() {
+        let c = all_overrides().apply(S3Config::new(None, "bkt", "p"));
+        assert_eq!(c.region, "eu-west-3");
+        assert_eq!(c.access_key_id.as_deref(), Some("file-key"));
+        assert_eq!(c.secret_access_key.as_deref(), Some("file-secret"));
+        assert_eq!(c.session_token.as_deref(), Some("file-token"));
+        assert!(c.virtual_host_style);
+        // Untouched: what the overrides do not name.
+        assert!(c.conditional_writes && c.load_aws_config && !c.ec2_metadata);
+        assert_eq!(c.checksum.as_deref(), Some("md5"));
+
+        // The same through the helper `open_with` uses (the environment comes first, so only
+        // the overridden fields are certain here), which also picks the endpoint.
+        let c = s3_config(None, "bkt", "p", &all_overrides());
+        assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(c.location(), "s3:http://127.0.0.1:9000/bkt/p");
+        assert_eq!(c.region, "eu-west-3");
+        assert_eq!(c.access_key_id.as_deref(), Some("file-key"));
+        assert_eq!(c.secret_access_key.as_deref(), Some("file-secret"));
+        assert_eq!(c.session_token.as_deref(), Some("file-token"));
+        assert!(c.virtual_host_style);
+        // A location that names its endpoint keeps it.
+        let c = s3_config(Some("https://s3.example.com"), "bkt", "p", &all_overrides());
+        assert_eq!(c.endpoint.as_deref(), Some("https://s3.example.com"));
+        assert_eq!(c.region, "eu-west-3");
+    }
+
+    #[test]
+    fn overrides_keep_what_they_do_not_name() {
+        let mut base = S3Config::new(Some("https://s3.example.com"), "bkt", "p");
+        base.region = "env-region".into();
+        base.access_key_id = Some("env-key".into());
+        base.secret_access_key = Some("env-secret".into());
+        base.session_token = Some("env-token".into());
+        base.virtual_host_style = true;
+
+        let c = S3Overrides::default().apply(base.clone());
+        assert_eq!(format!("{c:?}"), format!("{base:?}"));
+        assert_eq!(c.secret_access_key.as_deref(), Some("env-secret"));
+        assert_eq!(c.session_token.as_deref(), Some("env-token"));
+
+        // Empty strings are unset.
+        let c = S3Overrides {
+            region: Some(String::new()),
+            virtual_host_style: Some(false),
+            ..Default::default()
+        }
+        .apply(base.clone());
+        assert_eq!(c.endpoint.as_deref(), Some("https://s3.example.com"));
+        assert_eq!(c.region, "env-region");
+        assert!(!c.virtual_host_style);
+
+        // New keys drop the environment's session token, unless one is given with them.
+        let c = S3Overrides {
+            access_key_id: Some("file-key".into()),
+            secret_access_key: Some("file-secret".into()),
+            ..Default::default()
+        }
+        .apply(base.clone());
+        assert_eq!(c.access_key_id.as_deref(), Some("file-key"));
+        assert_eq!(c.secret_access_key.as_deref(), Some("file-secret"));
+        assert_eq!(c.session_token, None);
+        let c = S3Overrides {
+            session_token: Some("file-token".into()),
+            ..Default::default()
+        }
+        .apply(base);
+        assert_eq!(c.access_key_id.as_deref(), Some("env-key"));
+        assert_eq!(c.session_token.as_deref(), Some("file-token"));
+    }
+
+    #[test]
+    fn overrides_debug_redacts_secrets() {
+        let text = format!("{:?}", all_overrides());
+        assert!(text.contains("file-key"), "{text}");
+        assert!(
+            !text.contains("file-secret") && !text.contains("file-token"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn open_with_ignores_overrides_for_other_backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_str().unwrap();
+        let s = open_with(path, &all_overrides()).unwrap();
+        assert_eq!(s.location(), open(path).unwrap().location());
+        let s = open_with("s3://bkt/repo", &all_overrides()).unwrap();
+        assert_eq!(s.location(), "s3:http://127.0.0.1:9000/bkt/repo");
     }
 }
