@@ -1,13 +1,14 @@
 //! Human and JSON output, and progress display (only when stderr is a terminal).
 
 use indicatif::{ProgressBar, ProgressStyle};
-use lifeboat_core::backup::{BackupOutcome, Progress};
+use lifeboat_core::backup::Progress;
 use lifeboat_core::check::CheckReport;
 use lifeboat_core::forget::Decision;
-use lifeboat_core::prune::PruneReport;
 use lifeboat_core::snapshot::{Snapshot, SnapshotEntry};
 use lifeboat_core::stats::Stats;
 use lifeboat_core::tree::{Node, NodeKind};
+use lifeboat_ops::backup::BackupReport;
+use lifeboat_ops::prune::PruneOutcome;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -194,8 +195,8 @@ pub fn ls_line(out: &mut dyn Write, path: &Path, node: &Node, json: bool) -> std
 }
 
 /// Result of a backup for people.
-pub fn backup_summary(o: &BackupOutcome) {
-    let s = o.snapshot.summary.clone().unwrap_or_default();
+pub fn backup_summary(o: &BackupReport) {
+    let s = o.summary.clone().unwrap_or_default();
     if let Some(st) = &o.snapshot.stream {
         println!(
             "stream {}: {} , sha256 {}",
@@ -283,12 +284,9 @@ pub fn forget_report(decisions: &[Decision], removed: &[String], dry_run: bool) 
     );
 }
 
-/// Prune result.
-pub fn prune_report(r: &PruneReport, json_out: bool) {
-    if json_out {
-        json(r);
-        return;
-    }
+/// Prune result (and the WAL expiry after it).
+pub fn prune_report(out: &PruneOutcome) {
+    let r = &out.prune;
     println!(
         "{}{} packs: {} deleted, {} repacked, {} unindexed removed; {} blobs removed, {} used; {} freed",
         if r.dry_run { "would prune: " } else { "" },
@@ -314,6 +312,9 @@ pub fn prune_report(r: &PruneReport, json_out: bool) {
         for o in &r.retained {
             println!("  {} deletable after {}", o.object, o.until);
         }
+    }
+    if !out.wal_expiry.clusters.is_empty() {
+        crate::cmd::wal::print_expire(&out.wal_expiry);
     }
 }
 

@@ -266,6 +266,11 @@ impl<'a> BlobSaver<'a> {
 
     fn check_failed(&self) -> Result<()> {
         if self.shared.failed() {
+            if self.shared.progress.cancel.is_cancelled() {
+                return Err(Error::Cancelled {
+                    operation: "backup".into(),
+                });
+            }
             // The first caller gets the real error; later callers its text.
             let taken = self.shared.error.lock().expect("error slot").take();
             return Err(taken.unwrap_or_else(|| {

@@ -292,10 +292,7 @@ impl Journal {
                 seq: head.seq + 1,
                 time: jiff::Timestamp::now().to_string(),
                 host: crate::util::hostname(),
-                user: entry
-                    .user
-                    .clone()
-                    .unwrap_or_else(crate::util::username),
+                user: entry.user.clone().unwrap_or_else(crate::util::username),
                 operation: entry.operation.clone(),
                 arguments: entry.arguments.clone(),
                 result: entry.result.clone(),

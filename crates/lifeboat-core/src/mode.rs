@@ -199,7 +199,10 @@ mod tests {
         set(&repo, Mode::Degraded).unwrap();
         require_writable(&repo, "backup").unwrap();
         let e = require_may_destroy(&repo, "prune").unwrap_err();
-        assert!(e.to_string().contains("degraded mode: prune is refused"), "{e}");
+        assert!(
+            e.to_string().contains("degraded mode: prune is refused"),
+            "{e}"
+        );
         set(&repo, Mode::Normal).unwrap();
         require_writable(&repo, "backup").unwrap();
         require_may_destroy(&repo, "prune").unwrap();

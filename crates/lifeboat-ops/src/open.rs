@@ -2,6 +2,7 @@
 
 use crate::error::{OpsError, Result};
 use lifeboat_core::Repository;
+use lifeboat_storage::choose::S3Overrides;
 use lifeboat_storage::Storage;
 use serde::Serialize;
 
@@ -11,6 +12,8 @@ use serde::Serialize;
 pub struct Location {
     /// The repository URL.
     pub url: String,
+    /// S3 settings (ignored for other locations).
+    pub s3: S3Overrides,
     /// The configured name (`-r @NAME`), when it came from a configuration file.
     pub name: Option<String>,
 }
@@ -38,7 +41,10 @@ pub fn storage(location: &Location) -> Result<Storage> {
     if location.url.trim().is_empty() {
         return Err(OpsError::NoRepository);
     }
-    Ok(lifeboat_storage::choose::open(&location.url)?)
+    Ok(lifeboat_storage::choose::open_with(
+        &location.url,
+        &location.s3,
+    )?)
 }
 
 /// Opens the repository at `location` with `password`.
