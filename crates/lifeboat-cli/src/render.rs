@@ -8,9 +8,22 @@ use lifeboat_ops::OpsError;
 /// Exit code of a bad configuration file (sysexits' EX_CONFIG).
 pub const EXIT_CONFIG: i32 = 78;
 
+/// The command-line flag of a request option.
+pub fn flag(option: &str) -> String {
+    format!("--{}", option.replace('_', "-"))
+}
+
 /// What to do about `hint`, as the CLI says it.
-pub fn hint_text(hint: Hint, command: &Command) -> &'static str {
-    match hint {
+pub fn hint_text(hint: &Hint, command: &Command) -> String {
+    let text = match hint {
+        Hint::SetOption { option, value } => {
+            return match value {
+                Some(v) => format!("use {} {v}", flag(option)),
+                None => format!("pass {}", flag(option)),
+            }
+        }
+        Hint::DropOption { option } => return format!("leave out {}", flag(option)),
+        Hint::RunOperation { operation } => return format!("run `lifeboat {operation}`"),
         Hint::InitOrCheckLocation => {
             "create one with `lifeboat init`, or check -r/--repo (LIFEBOAT_REPOSITORY)"
         }
@@ -43,7 +56,8 @@ pub fn hint_text(hint: Hint, command: &Command) -> &'static str {
         Hint::InstallPostgres => {
             "install PostgreSQL's client programs or set LIFEBOAT_PG_BINDIR"
         }
-    }
+    };
+    text.to_string()
 }
 
 /// Prints `e` on stderr and returns the exit code.
@@ -51,13 +65,13 @@ pub fn error(command: &Command, e: &anyhow::Error) -> i32 {
     eprintln!("error: {e:#}");
     if let Some(ops) = e.downcast_ref::<OpsError>() {
         if let Some(h) = ops.hint() {
-            eprintln!("hint: {}", hint_text(h, command));
+            eprintln!("hint: {}", hint_text(&h, command));
         }
         return ops.exit_code();
     }
     if let Some(core) = e.downcast_ref::<lifeboat_core::Error>() {
         if let Some(h) = core.hint() {
-            eprintln!("hint: {}", hint_text(h, command));
+            eprintln!("hint: {}", hint_text(&h, command));
         }
         return core.exit_code();
     }

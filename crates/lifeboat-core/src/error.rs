@@ -165,6 +165,15 @@ pub enum Error {
         operation: String,
     },
 
+    /// A request cannot be carried out as given; `hint` says what to change.
+    #[error("{message}")]
+    Guided {
+        /// What is wrong, in words that name no front end's syntax.
+        message: String,
+        /// What to do.
+        hint: Hint,
+    },
+
     /// The user asked for something that cannot be done as asked.
     #[error("{0}")]
     Invalid(String),
@@ -172,9 +181,32 @@ pub enum Error {
 
 /// What the user can do about an error, as data: each front end renders it in its own words
 /// (command lines for the CLI, a field for the HTTP API).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+///
+/// Two variants carry the names of the operations layer's request fields and operations, so
+/// that the CLI can say `--method pg_basebackup` or `lifeboat wal verify` and the HTTP API
+/// `{"option": "method", "value": "pg_basebackup"}` without the engine knowing either.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "hint", rename_all = "snake_case")]
 pub enum Hint {
+    /// Give (or change) a request option: `option` is the request field (snake_case, the CLI
+    /// flag with `-` for `_`), `value` the value to give, when there is one to suggest.
+    SetOption {
+        /// The option (request field name).
+        option: &'static str,
+        /// The value to give.
+        value: Option<String>,
+    },
+    /// Leave an option out (it conflicts with what was asked, or is not needed).
+    DropOption {
+        /// The option (request field name).
+        option: &'static str,
+    },
+    /// Run another operation first or instead (`operation` as the CLI names it, e.g.
+    /// `wal verify`, `backup postgres --physical`).
+    RunOperation {
+        /// The operation.
+        operation: &'static str,
+    },
     /// Create a repository at the location, or check which location was given.
     InitOrCheckLocation,
     /// Check the password or the password source.
@@ -208,6 +240,14 @@ pub enum Hint {
 }
 
 impl Error {
+    /// A request error with guidance (see [`Error::Guided`]).
+    pub fn guided(message: impl Into<String>, hint: Hint) -> Self {
+        Error::Guided {
+            message: message.into(),
+            hint,
+        }
+    }
+
     /// Wraps an I/O error with the operation and path.
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
@@ -252,6 +292,7 @@ impl Error {
             Error::InsufficientKey { .. } => Hint::UseFullKey,
             Error::TargetNotEmpty(_) => Hint::EmptyTargetOrOverwrite,
             Error::Storage(e) if e.is_retryable() => Hint::Retry,
+            Error::Guided { hint, .. } => hint.clone(),
             _ => return None,
         })
     }

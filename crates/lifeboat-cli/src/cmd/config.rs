@@ -117,7 +117,7 @@ pub fn run(s: &Session, c: &ConfigCommand) -> Result<i32> {
                             Some(h) => format!(
                                 "{e} ({})",
                                 crate::render::hint_text(
-                                    h,
+                                    &h,
                                     &crate::cli::Command::Config(ConfigCommand::Check(CheckArgs {
                                         json: false
                                     }))
