@@ -111,7 +111,7 @@ impl Session {
             Some(name) => {
                 let config = self.require_config(&format!("the repository name @{name}"))?;
                 let r = config.repository(name)?;
-                Ok(configured(r)?)
+                configured(r)
             }
             None => Ok(Named {
                 location: Location::url(spec),
@@ -128,7 +128,7 @@ impl Session {
         if let Some(config) = self.config()? {
             if config.repositories.len() == 1 {
                 let r = config.repositories.values().next().expect("one");
-                return Ok(configured(r)?);
+                return configured(r);
             }
         }
         Err(OpsError::NoRepository.into())

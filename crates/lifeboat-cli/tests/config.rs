@@ -79,9 +79,16 @@ fn backup_source_and_named_repository_work_with_only_the_config_file() {
         .args(["backup", "--source", "app", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["summary"]["files_new"], 1, "the *.tmp exclude applies: {v}");
+    assert_eq!(
+        v["summary"]["files_new"], 1,
+        "the *.tmp exclude applies: {v}"
+    );
     bare(&env, &cfg)
         .args(["backup", "--source", "registry"])
         .assert()
@@ -99,9 +106,16 @@ fn backup_source_and_named_repository_work_with_only_the_config_file() {
     assert!(snaps.iter().any(|s| s["tags"][0] == "app"));
     assert!(snaps.iter().any(|s| s["stream"]["name"] == "registry.json"));
     // Without -r the configuration's only repository is used.
-    bare(&env, &cfg).args(["dump", "latest"]).assert().success().stdout(predicate::str::contains("agents"));
+    bare(&env, &cfg)
+        .args(["dump", "latest"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("agents"));
     // forget --policy: keep_last 1 of the app snapshots, then prune (policy's prune = true).
-    bare(&env, &cfg).args(["backup", "--source", "app"]).assert().success();
+    bare(&env, &cfg)
+        .args(["backup", "--source", "app"])
+        .assert()
+        .success();
     let f: serde_json::Value = serde_json::from_slice(
         &bare(&env, &cfg)
             .args(["forget", "--policy", "daily", "--json"])
@@ -112,7 +126,10 @@ fn backup_source_and_named_repository_work_with_only_the_config_file() {
     .unwrap();
     assert_eq!(f["removed"].as_array().unwrap().len(), 1, "{f}");
     assert!(f["prune"].is_object(), "{f}");
-    bare(&env, &cfg).args(["check", "--read-data"]).assert().success();
+    bare(&env, &cfg)
+        .args(["check", "--read-data"])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -181,8 +198,15 @@ fn inline_password_in_a_group_readable_file_is_refused() {
 fn config_check_reaches_every_repository_and_lists_each_problem() {
     let env = Env::new();
     let cfg = standard(&env);
-    let out = bare(&env, &cfg).args(["config", "check", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = bare(&env, &cfg)
+        .args(["config", "check", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(v["repositories"][0]["ok"], true);
@@ -212,7 +236,10 @@ repository = "main"
             wrong = wrong.display()
         ),
     );
-    let out = bare(&env, &cfg).args(["config", "check", "--json"]).output().unwrap();
+    let out = bare(&env, &cfg)
+        .args(["config", "check", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(78));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let problems: Vec<String> = v["problems"]
@@ -222,7 +249,20 @@ repository = "main"
         .map(|p| p["message"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(problems.len(), 3, "{problems:?}");
-    assert!(problems.iter().any(|p| p.contains("wrong password")), "{problems:?}");
-    assert!(problems.iter().any(|p| p.contains("not a lifeboat repository")), "{problems:?}");
-    assert!(problems.iter().any(|p| p.contains("no-such-program-for-lifeboat")), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.contains("wrong password")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("not a lifeboat repository")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("no-such-program-for-lifeboat")),
+        "{problems:?}"
+    );
 }

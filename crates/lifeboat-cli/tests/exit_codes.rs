@@ -23,14 +23,39 @@ fn commands(env: &Env, other: &Env) -> Vec<Vec<String>> {
     vec![
         s(&["snapshots"]),
         s(&["backup", &src.display().to_string()]),
-        s(&["backup", "--stdin-name", "x.sql", "--stdin-from-command", "--", "echo", "hi"]),
-        s(&["restore", "latest", "--target", &env.path("t").display().to_string()]),
+        s(&[
+            "backup",
+            "--stdin-name",
+            "x.sql",
+            "--stdin-from-command",
+            "--",
+            "echo",
+            "hi",
+        ]),
+        s(&[
+            "restore",
+            "latest",
+            "--target",
+            &env.path("t").display().to_string(),
+        ]),
         s(&["check"]),
         s(&["prune"]),
         s(&["forget", "--keep-last", "1"]),
         s(&["backup", "postgres", "--dsn", "host=/nonexistent dbname=x"]),
-        s(&["backup", "postgres", "--physical", "--dsn", "host=/nonexistent"]),
-        s(&["restore", "postgres", "--physical", "--target-dir", &env.path("pgdata").display().to_string()]),
+        s(&[
+            "backup",
+            "postgres",
+            "--physical",
+            "--dsn",
+            "host=/nonexistent",
+        ]),
+        s(&[
+            "restore",
+            "postgres",
+            "--physical",
+            "--target-dir",
+            &env.path("pgdata").display().to_string(),
+        ]),
         s(&["wal-push", &wal.display().to_string()]),
         s(&["wal", "verify"]),
         s(&["wal", "show"]),
@@ -69,8 +94,14 @@ fn not_a_repository_exits_10_for_every_command() {
             String::from_utf8_lossy(&out.stderr)
         );
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("is not a lifeboat repository"), "{args:?}: {err}");
-        assert!(err.contains("hint: create one with `lifeboat init`"), "{err}");
+        assert!(
+            err.contains("is not a lifeboat repository"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("hint: create one with `lifeboat init`"),
+            "{err}"
+        );
     }
 }
 
@@ -95,17 +126,35 @@ fn locked_repository_exits_11_for_files_streams_wal_and_copy() {
     env.backup(&[&src]);
     let storage = lifeboat_storage::choose::open(&env.repo.display().to_string()).unwrap();
     let repo = lifeboat_core::Repository::open(storage, env.password.as_bytes()).unwrap();
-    let _held = lifeboat_core::lock::acquire(&repo, true, "test", std::time::Duration::ZERO).unwrap();
+    let _held =
+        lifeboat_core::lock::acquire(&repo, true, "test", std::time::Duration::ZERO).unwrap();
     let wal = wal_file(&env);
     for args in [
         vec!["backup".to_string(), src.display().to_string()],
-        vec!["backup".into(), "--stdin-name".into(), "x".into(), "--stdin-from-command".into(), "--".into(), "echo".into(), "x".into()],
+        vec![
+            "backup".into(),
+            "--stdin-name".into(),
+            "x".into(),
+            "--stdin-from-command".into(),
+            "--".into(),
+            "echo".into(),
+            "x".into(),
+        ],
         vec!["prune".into()],
         vec!["forget".into(), "--keep-last".into(), "1".into()],
         vec!["wal".into(), "expire".into()],
-        vec!["copy".into(), "--to".into(), other.repo.display().to_string()],
+        vec![
+            "copy".into(),
+            "--to".into(),
+            other.repo.display().to_string(),
+        ],
     ] {
-        let out = env.cmd().env("LIFEBOAT_LOCK_WAIT", "0").args(&args).output().unwrap();
+        let out = env
+            .cmd()
+            .env("LIFEBOAT_LOCK_WAIT", "0")
+            .args(&args)
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(11), "{args:?}: {err}");
         assert!(err.contains("repository is locked"), "{err}");
@@ -139,7 +188,12 @@ fn mode_refusals_exit_13_and_name_the_mode() {
     env.cmd().args(["mode", "degraded"]).assert().success();
     // Degraded: data keeps flowing in.
     env.backup(&[&src]);
-    for args in [vec!["prune"], vec!["forget", "--keep-last", "1"], vec!["wal", "expire"], vec!["key", "passwd"]] {
+    for args in [
+        vec!["prune"],
+        vec!["forget", "--keep-last", "1"],
+        vec!["wal", "expire"],
+        vec!["key", "passwd"],
+    ] {
         env.cmd()
             .env("LIFEBOAT_NEW_PASSWORD", "new one")
             .args(&args)
@@ -156,5 +210,8 @@ fn mode_refusals_exit_13_and_name_the_mode() {
         .code(13)
         .stderr(predicate::str::contains("read-only mode"));
     env.cmd().args(["mode", "normal"]).assert().success();
-    env.cmd().args(["forget", "--keep-last", "1", "--prune"]).assert().success();
+    env.cmd()
+        .args(["forget", "--keep-last", "1", "--prune"])
+        .assert()
+        .success();
 }

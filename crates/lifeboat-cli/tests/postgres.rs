@@ -1590,3 +1590,168 @@ fn start_as_root_runs_the_restored_server_as_the_database_user() {
     stop_dir(&env, &dir);
     assert_eq!(rows.trim(), "777");
 }
+
+/// `archive_command = 'lifeboat --config FILE wal-push %p'` with no LIFEBOAT_* variable in the
+/// server's environment: the configuration's postgres-physical source (matched by its
+/// data_directory) names the repository, its password file and the cluster; base backups run
+/// as `backup --source`, and a point-in-time restore's wal-fetch finds everything through the
+/// same file. A PostgreSQL command blocked by a lock exits 11 like any other.
+#[test]
+fn wal_push_and_fetch_work_with_nothing_but_the_configuration_file() {
+    let env = Env::new();
+    let pg = Cluster::start(&env, "cfgpg", false);
+    let pass = env.path().join("repo.pass");
+    std::fs::write(&pass, format!("{PASSWORD}\n")).unwrap();
+    let cfg = env.path().join("lifeboat.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[repositories.main]\nurl = \"{repo}\"\npassword_file = \"{pass}\"\n\n\
+             [sources.pg]\nkind = \"postgres-physical\"\ndsn = \"{dsn}\"\ncluster = \"cfg\"\n\
+             data_directory = \"{data}\"\nrepository = \"main\"\n",
+            repo = env.repo().display(),
+            pass = pass.display(),
+            dsn = pg.dsn("postgres"),
+            data = pg.data.display()
+        ),
+    )
+    .unwrap();
+    for f in [&cfg, &pass] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        if let Some((u, g)) = env.user {
+            std::os::unix::fs::chown(f, Some(u), Some(g)).unwrap();
+        }
+    }
+    env.run(
+        "pg_ctl",
+        &["-D", pg.data.to_str().unwrap(), "-m", "fast", "-w", "stop"],
+    );
+    let mut conf = std::fs::OpenOptions::new()
+        .append(true)
+        .open(pg.data.join("postgresql.conf"))
+        .unwrap();
+    std::io::Write::write_all(
+        &mut conf,
+        format!(
+            "archive_mode = on\narchive_command = '{} --config {} wal-push %p'\n",
+            env!("CARGO_BIN_EXE_lifeboat"),
+            cfg.display()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let log = env.path().join("cfgpg.log");
+    let started = env
+        .cmd(env.bin.join("pg_ctl"))
+        .env_remove("LIFEBOAT_REPOSITORY")
+        .env_remove("LIFEBOAT_PASSWORD")
+        .args([
+            "-D",
+            pg.data.to_str().unwrap(),
+            "-l",
+            log.to_str().unwrap(),
+            "-w",
+            "start",
+        ])
+        .status()
+        .unwrap();
+    assert!(started.success());
+    // Only the configuration file from here on.
+    let bare = || {
+        let mut c = env.lb();
+        c.env_remove("LIFEBOAT_REPOSITORY")
+            .env_remove("LIFEBOAT_PASSWORD")
+            .env("LIFEBOAT_CONFIG", &cfg);
+        c
+    };
+    pg.psql(
+        "postgres",
+        "CREATE TABLE t(i int); INSERT INTO t SELECT generate_series(1, 500)",
+    );
+    let out = bare()
+        .args(["backup", "--source", "pg", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let backup: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(backup["postgres"]["cluster"], "cfg");
+    pg.psql("postgres", "INSERT INTO t SELECT generate_series(501, 800)");
+    pg.switch_and_wait();
+    let show: Value = serde_json::from_slice(
+        &bare()
+            .args(["wal", "show", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let c = &show["clusters"][0];
+    assert_eq!(c["cluster"], "cfg", "{show}");
+    assert!(c["files"].as_u64().unwrap() >= 2, "{show}");
+    let target = env.path().join("cfg-restored");
+    let out = bare()
+        .args([
+            "restore",
+            "postgres",
+            "--physical",
+            "--target-dir",
+            target.to_str().unwrap(),
+        ])
+        .args([
+            "--start",
+            "--keep-running",
+            "--start-timeout",
+            "120",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["settings"].to_string().contains("--config"),
+        "restore_command names the configuration file: {report}"
+    );
+    let dsn = report["started"]["dsn"].as_str().unwrap().to_string() + " user=postgres";
+    let n = env.run(
+        "psql",
+        &["-X", "-A", "-t", "-d", &dsn, "-c", "SELECT count(*) FROM t"],
+    );
+    assert_eq!(
+        n.trim(),
+        "800",
+        "replayed through wal-fetch with only the configuration file"
+    );
+    stop_dir(&env, &target);
+
+    // Blocked by an exclusive lock: exit 11, whichever crate raised it.
+    let storage = lifeboat_storage::choose::open(&env.repo().display().to_string()).unwrap();
+    std::env::set_var("LIFEBOAT_INSECURE_TEST_KDF", "1");
+    let repo = lifeboat_core::Repository::open(storage, PASSWORD.as_bytes()).unwrap();
+    let held = lifeboat_core::lock::acquire(&repo, true, "test", Duration::ZERO).unwrap();
+    for args in [
+        vec!["backup", "--source", "pg"],
+        vec!["backup", "postgres", "--dsn", &pg.dsn("postgres")],
+    ] {
+        let out = bare()
+            .env("LIFEBOAT_LOCK_WAIT", "0")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(11),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    drop(held);
+}

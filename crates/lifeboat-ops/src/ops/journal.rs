@@ -11,7 +11,7 @@ use serde::Serialize;
 #[serde(untagged)]
 pub enum Listed {
     /// A readable record.
-    Record(Record),
+    Record(Box<Record>),
     /// An unreadable one.
     Unreadable {
         /// Its sequence number.
@@ -28,7 +28,7 @@ pub fn list(_ctx: &Context, repo: &Repository) -> Result<Vec<Listed>> {
         .list()?
         .into_iter()
         .map(|r| match r {
-            Ok(r) => Listed::Record(r),
+            Ok(r) => Listed::Record(Box::new(r)),
             Err((seq, e)) => Listed::Unreadable {
                 seq,
                 unreadable: e.to_string(),
