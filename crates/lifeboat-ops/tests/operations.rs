@@ -359,46 +359,136 @@ fn cancelling_a_backup_leaves_nothing_that_points_at_missing_data() {
     assert_clean(&repo);
 }
 
+/// A storage that cancels `token` when the `at`-th write or removal (counting only data, index
+/// and snapshot objects) begins: a cancel request arriving in the middle of a prune.
+#[derive(Debug)]
+struct CancelAt {
+    inner: lifeboat_storage::Storage,
+    token: lifeboat_core::cancel::CancelToken,
+    count: std::sync::atomic::AtomicUsize,
+    at: usize,
+}
+
+impl CancelAt {
+    fn tick(&self, key: &str) {
+        if ["data/", "index/", "snapshots/"]
+            .iter()
+            .any(|p| key.starts_with(p))
+            && self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == self.at
+        {
+            self.token.cancel();
+        }
+    }
+}
+
+impl lifeboat_storage::ReadStorage for CancelAt {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn capabilities(&self) -> lifeboat_storage::Capabilities {
+        self.inner.capabilities()
+    }
+    fn read(&self, key: &str) -> lifeboat_storage::Result<Vec<u8>> {
+        self.inner.read(key)
+    }
+    fn read_range(&self, key: &str, offset: u64, length: u64) -> lifeboat_storage::Result<Vec<u8>> {
+        self.inner.read_range(key, offset, length)
+    }
+    fn list(&self, prefix: &str) -> lifeboat_storage::Result<Vec<lifeboat_storage::ObjectInfo>> {
+        self.inner.list(prefix)
+    }
+    fn stat(&self, key: &str) -> lifeboat_storage::Result<lifeboat_storage::ObjectInfo> {
+        self.inner.stat(key)
+    }
+}
+
+impl lifeboat_storage::WriteStorage for CancelAt {
+    fn write(
+        &self,
+        key: &str,
+        data: &[u8],
+        options: &lifeboat_storage::WriteOptions,
+    ) -> lifeboat_storage::Result<()> {
+        self.tick(key);
+        self.inner.write(key, data, options)
+    }
+    fn remove(&self, key: &str) -> lifeboat_storage::Result<()> {
+        self.tick(key);
+        self.inner.remove(key)
+    }
+}
+
 #[test]
-fn cancelling_a_prune_leaves_a_repository_that_passes_check_read_data() {
+fn cancelling_a_prune_at_any_step_leaves_a_repository_that_passes_check_read_data() {
     let dir = tempfile::tempdir().unwrap();
     let src = tree(dir.path());
-    let repo = repo(dir.path(), "repo");
     let ctx = Context::cli();
-    let mut ids = Vec::new();
-    for i in 0..4 {
-        std::fs::write(
-            src.join(format!("f{i}.bin")),
-            format!("generation {i}").repeat(5000),
+    let mut at = 1;
+    loop {
+        let repo = repo(dir.path(), &format!("repo{at}"));
+        let mut ids = Vec::new();
+        for i in 0..4 {
+            std::fs::write(
+                src.join(format!("f{i}.bin")),
+                format!("generation {i} {at}").repeat(5000),
+            )
+            .unwrap();
+            ids.push(
+                lifeboat_ops::backup::files(&ctx, &repo, &files_request(&src))
+                    .unwrap()
+                    .snapshot_id,
+            );
+        }
+        lifeboat_ops::forget::forget(
+            &ctx,
+            &repo,
+            &ForgetRequest {
+                snapshots: ids[..3].to_vec(),
+                ..Default::default()
+            },
         )
         .unwrap();
-        ids.push(
-            lifeboat_ops::backup::files(&ctx, &repo, &files_request(&src))
-                .unwrap()
-                .snapshot_id,
-        );
+        let cancelled = Context::cli();
+        let storage: lifeboat_storage::Storage = std::sync::Arc::new(CancelAt {
+            inner: repo.storage().clone(),
+            token: cancelled.cancel_token().clone(),
+            count: Default::default(),
+            at,
+        });
+        let watched = Repository::open(storage, PASSWORD).unwrap();
+        match lifeboat_ops::prune::prune(&cancelled, &watched, false) {
+            Ok(_) => {
+                // The cancel request came after the last step: prune had finished.
+                assert!(at > 1, "prune must have had at least one step to cancel");
+                break;
+            }
+            Err(e) => {
+                assert!(e.is_cancelled(), "step {at}: {e}");
+                assert!(
+                    lifeboat_core::lock::list_locks(&repo).unwrap().is_empty(),
+                    "lock released"
+                );
+                assert_clean(&repo);
+                assert!(journal_ops(&repo)
+                    .iter()
+                    .any(|(o, s)| o == "prune" && s == "cancelled"));
+                // The next prune finishes the job.
+                lifeboat_ops::prune::prune(&ctx, &repo, false).unwrap();
+                assert_clean(&repo);
+                let restored = dir.path().join(format!("restored{at}"));
+                lifeboat_ops::restore::files(
+                    &ctx,
+                    &repo,
+                    &RestoreRequest {
+                        snapshot: ids[3].clone(),
+                        target: restored,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            }
+        }
+        at += 1;
+        assert!(at < 100, "prune never finished");
     }
-    lifeboat_ops::forget::forget(
-        &ctx,
-        &repo,
-        &ForgetRequest {
-            snapshots: ids[..3].to_vec(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let cancelled = Context::cli();
-    cancelled.cancel_token().cancel();
-    let e = lifeboat_ops::prune::prune(&cancelled, &repo, false).unwrap_err();
-    assert!(e.is_cancelled(), "{e}");
-    assert!(
-        lifeboat_core::lock::list_locks(&repo).unwrap().is_empty(),
-        "lock released"
-    );
-    assert_clean(&repo);
-    assert!(journal_ops(&repo)
-        .iter()
-        .any(|(o, s)| o == "prune" && s == "cancelled"));
-    lifeboat_ops::prune::prune(&ctx, &repo, false).unwrap();
-    assert_clean(&repo);
 }
