@@ -3,7 +3,8 @@
 # Installs what the tests need when missing, then runs every test of the workspace:
 # - PostgreSQL server binaries (Debian package postgresql) for the PostgreSQL tests,
 # - moto_server (PyPI moto[server]) for the S3 tests,
-# - setpriv (util-linux) for running test servers and unreadable-file tests as a non-root user.
+# - setpriv (util-linux) for running test servers and unreadable-file tests as a non-root user,
+# - script (bsdutils) for the password-prompt tests on a pseudo-terminal.
 # In CI (CI=true) a missing service makes its tests fail, never skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ for d in /usr/lib/postgresql/*/bin; do
 done
 [ "$pg_ok" = 1 ] || need_apt+=(postgresql postgresql-contrib)
 command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v script >/dev/null 2>&1 || need_apt+=(bsdutils)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing ${need_apt[*]} from Debian packages ..."
