@@ -204,9 +204,10 @@ mod tests {
         require_writable(&repo, "backup").unwrap();
         require_may_destroy(&repo, "prune").unwrap();
         // Replaying the read-only record under a newer name is detected (fails closed).
+        // (Records 1 to 3 exist: read-only, degraded, normal.)
         let old = repo.storage().read(&key(1)).unwrap();
         repo.storage()
-            .write(&key(3), &old, &WriteOptions::create_new())
+            .write(&key(4), &old, &WriteOptions::create_new())
             .unwrap();
         assert!(require_writable(&repo, "backup").is_err());
     }
