@@ -8,33 +8,30 @@
 
 #![warn(missing_docs)]
 
-pub mod backup;
-pub mod blob;
+pub mod archiver;
 pub mod cancel;
-pub mod check;
-pub mod chunker;
-pub mod config;
-pub mod copy;
-pub mod crypto;
-pub mod dict;
+pub mod checker;
 pub mod error;
-pub mod forget;
-pub mod index;
-pub mod journal;
-pub mod keys;
-pub mod lock;
-pub mod mode;
-pub mod pack;
-pub mod prune;
+pub mod format;
+pub mod governance;
+pub mod layers;
+pub mod maintenance;
+pub mod replication;
 pub mod repo;
-pub mod restore;
-pub mod retention_layer;
-pub mod snapshot;
-pub mod stats;
-pub mod tree;
+pub mod restorer;
 pub mod util;
-pub mod writeonly;
-pub mod zblob;
+
+// Stable paths: the flat module names the other crates and the tests use.
+pub use archiver as backup;
+pub use checker as check;
+pub use format::{
+    blob, chunker, config, crypto, dict, index, keys, pack, snapshot, tree, writeonly, zblob,
+};
+pub use governance::{forget, journal, lock, mode};
+pub use layers::object_lock as retention_layer;
+pub use maintenance::{prune, stats};
+pub use replication as copy;
+pub use restorer as restore;
 
 pub use error::{Error, Result};
 pub use repo::Repository;

@@ -1,15 +1,15 @@
 //! The repository handle: open/init, keys, metadata objects, blob reads.
 
-use crate::blob::{self, BlobId, BlobType};
-use crate::config::{Config, CONFIG_KEY};
-use crate::crypto::{sha256_hex, MasterKeys};
-use crate::dict::{dict_key, DictId, DictSource, EncoderDict, DICT_CONTEXT};
 use crate::error::{Error, Result};
-use crate::index::{Index, IndexFile, IndexPack, INDEX_CONTEXT};
-use crate::keys::KeyFile;
-use crate::pack::pack_key;
-use crate::snapshot::{Snapshot, SnapshotEntry, SNAPSHOT_CONTEXT};
-use crate::tree::Tree;
+use crate::format::blob::{self, BlobId, BlobType};
+use crate::format::config::{Config, CONFIG_KEY};
+use crate::format::crypto::{sha256_hex, MasterKeys};
+use crate::format::dict::{dict_key, DictId, DictSource, EncoderDict, DICT_CONTEXT};
+use crate::format::index::{Index, IndexFile, IndexPack, INDEX_CONTEXT};
+use crate::format::keys::KeyFile;
+use crate::format::pack::pack_key;
+use crate::format::snapshot::{Snapshot, SnapshotEntry, SNAPSHOT_CONTEXT};
+use crate::format::tree::Tree;
 use crate::util::{open_json, seal_json};
 use lifeboat_storage::{ErrorKind, Storage, WriteOptions};
 
@@ -21,7 +21,7 @@ pub struct Repository {
     keys: MasterKeys,
     key_id: String,
     tree_packs: TreePackCache,
-    dicts: crate::dict::DictCache,
+    dicts: crate::format::dict::DictCache,
 }
 
 /// Whole tree packs kept in memory while a command runs: directory listings are read many
@@ -116,9 +116,9 @@ impl Repository {
     /// Creates a new repository at `storage` with one passphrase key.
     pub fn init(storage: Storage, password: &[u8], config: Config) -> Result<Repository> {
         if config.object_lock.is_some() {
-            crate::retention_layer::require_capability(storage.as_ref())?;
+            crate::layers::object_lock::require_capability(storage.as_ref())?;
         }
-        let storage = crate::retention_layer::apply(storage, config.object_lock.as_ref());
+        let storage = crate::layers::object_lock::apply(storage, config.object_lock.as_ref());
         match storage.stat(CONFIG_KEY) {
             Ok(_) => {
                 return Err(Error::AlreadyInitialized {
@@ -172,16 +172,16 @@ impl Repository {
         };
         let config: Config = serde_json::from_slice(&bytes)
             .map_err(|e| Error::corrupt(CONFIG_KEY, format!("bad config JSON: {e}")))?;
-        if config.format != crate::config::FORMAT {
+        if config.format != crate::format::config::FORMAT {
             return Err(Error::NotARepository {
                 location: storage.location(),
             });
         }
-        if config.version > crate::config::VERSION {
+        if config.version > crate::format::config::VERSION {
             return Err(Error::Invalid(format!(
                 "repository format version {} is newer than this lifeboat supports ({}); upgrade lifeboat",
                 config.version,
-                crate::config::VERSION
+                crate::format::config::VERSION
             )));
         }
         Ok(config)
@@ -190,7 +190,7 @@ impl Repository {
     /// Opens an existing repository with a password.
     pub fn open(storage: Storage, password: &[u8]) -> Result<Repository> {
         let config = Self::read_config(&storage)?;
-        let storage = crate::retention_layer::apply(storage, config.object_lock.as_ref());
+        let storage = crate::layers::object_lock::apply(storage, config.object_lock.as_ref());
         let key_objects = storage.list("keys/")?;
         let mut tried = 0;
         for obj in &key_objects {
@@ -206,8 +206,13 @@ impl Repository {
             };
             tried += 1;
             let keys = match file.unwrap(password, &config.id, &id)? {
-                Some(keys) => Some(crate::writeonly::load_identity(storage.as_ref(), keys)?),
-                None => crate::writeonly::unwrap_write_only(&file, password, &config.id, &id)?,
+                Some(keys) => Some(crate::format::writeonly::load_identity(
+                    storage.as_ref(),
+                    keys,
+                )?),
+                None => {
+                    crate::format::writeonly::unwrap_write_only(&file, password, &config.id, &id)?
+                }
             };
             if let Some(keys) = keys {
                 return Ok(Repository {
@@ -246,22 +251,22 @@ impl Repository {
         &self.key_id
     }
 
-    /// Refuses `operation`, a write that adds data, in read-only mode (see [`crate::mode`]).
+    /// Refuses `operation`, a write that adds data, in read-only mode (see [`crate::governance::mode`]).
     pub fn require_writable(&self, operation: &str) -> Result<()> {
-        crate::mode::require_writable(self, operation)
+        crate::governance::mode::require_writable(self, operation)
     }
 
     /// Refuses `operation`, which destroys data, unless the repository is in normal mode
-    /// (see [`crate::mode`]).
+    /// (see [`crate::governance::mode`]).
     pub fn require_may_destroy(&self, operation: &str) -> Result<()> {
-        crate::mode::require_may_destroy(self, operation)
+        crate::governance::mode::require_may_destroy(self, operation)
     }
 
     /// Refuses `operation` unless the repository was opened with a full key (see
-    /// [`crate::writeonly`]).
+    /// [`crate::format::writeonly`]).
     pub fn require_full_key(&self, operation: &str) -> Result<()> {
         match self.keys.scope {
-            crate::writeonly::KeyScope::Full => Ok(()),
+            crate::format::writeonly::KeyScope::Full => Ok(()),
             scope => Err(Error::InsufficientKey {
                 operation: operation.into(),
                 scope: scope.name().into(),
@@ -271,7 +276,7 @@ impl Repository {
 
     /// True when the repository was opened with a write-only key.
     pub fn is_write_only(&self) -> bool {
-        self.keys.scope == crate::writeonly::KeyScope::WriteOnly
+        self.keys.scope == crate::format::writeonly::KeyScope::WriteOnly
     }
 
     // ---- keys ----
@@ -505,7 +510,7 @@ impl Repository {
     /// Stores a dictionary; returns its id. Idempotent: the same bytes sealed again get a
     /// new nonce and so a new id, which is harmless (a repository may hold several).
     pub fn write_dict(&self, dict: &[u8]) -> Result<DictId> {
-        crate::dict::store(&self.storage, &self.keys, dict)
+        crate::format::dict::store(&self.storage, &self.keys, dict)
     }
 
     /// The dictionary new data blobs should be compressed with: the repository's first intact
@@ -538,7 +543,8 @@ impl Repository {
 
     /// Writes a snapshot; returns its id.
     pub fn save_snapshot(&self, snapshot: &Snapshot) -> Result<String> {
-        let bytes = crate::writeonly::seal_json_data(&self.keys, SNAPSHOT_CONTEXT, snapshot);
+        let bytes =
+            crate::format::writeonly::seal_json_data(&self.keys, SNAPSHOT_CONTEXT, snapshot);
         let id = sha256_hex(&bytes);
         self.storage
             .write(&format!("snapshots/{id}"), &bytes, &WriteOptions::default())?;
@@ -558,7 +564,7 @@ impl Repository {
                 "content does not match its name (SHA-256)",
             ));
         }
-        crate::writeonly::open_json_data(&self.keys, SNAPSHOT_CONTEXT, &bytes, &key)
+        crate::format::writeonly::open_json_data(&self.keys, SNAPSHOT_CONTEXT, &bytes, &key)
     }
 
     /// Lists snapshot ids.
@@ -626,10 +632,12 @@ impl Repository {
     pub fn remove_snapshot(&self, id: &str) -> Result<()> {
         self.require_may_destroy("forget")?;
         let key = format!("snapshots/{id}");
-        if let Some(until) = crate::retention_layer::retained_until(self.storage.as_ref(), &key)? {
+        if let Some(until) =
+            crate::layers::object_lock::retained_until(self.storage.as_ref(), &key)?
+        {
             return Err(Error::Retained {
                 object: key,
-                until: crate::retention_layer::format_time(until),
+                until: crate::layers::object_lock::format_time(until),
             });
         }
         self.storage.remove(&key)?;

@@ -1,7 +1,7 @@
 //! Small shared helpers: serde adapters and metadata (de)serialisation.
 
-use crate::crypto::Key;
 use crate::error::{Error, Result};
+use crate::format::crypto::Key;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 

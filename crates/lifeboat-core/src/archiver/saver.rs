@@ -6,16 +6,16 @@
 //! index file naming it, and the index before the snapshot. Any failure before the snapshot is
 //! written leaves at most unindexed packs, which `prune` removes.
 
-use crate::blob::{self, BlobId, BlobType};
-use crate::chunker;
-use crate::crypto::MasterKeys;
 use crate::error::{Error, Result};
-use crate::index::{Index, IndexPack};
-use crate::pack::{pack_key, PackBuilder};
+use crate::format::blob::{self, BlobId, BlobType};
+use crate::format::chunker;
+use crate::format::crypto::MasterKeys;
+use crate::format::index::{Index, IndexPack};
+use crate::format::pack::{pack_key, PackBuilder};
+use crate::format::snapshot::{Snapshot, StreamInfo, Summary};
+use crate::format::tree::{Node, NodeKind, Tree};
+use crate::format::zblob;
 use crate::repo::Repository;
-use crate::snapshot::{Snapshot, StreamInfo, Summary};
-use crate::tree::{Node, NodeKind, Tree};
-use crate::zblob;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use lifeboat_storage::{Storage, WriteOptions};
 use std::collections::{BTreeMap, HashSet};
@@ -94,8 +94,8 @@ struct Shared {
     blobs_added: AtomicU64,
     raw_added: AtomicU64,
     progress: Arc<Progress>,
-    /// The compression dictionary for data blobs, once there is one ([`crate::dict`]).
-    dict: std::sync::OnceLock<crate::dict::EncoderDict>,
+    /// The compression dictionary for data blobs, once there is one ([`crate::format::dict`]).
+    dict: std::sync::OnceLock<crate::format::dict::EncoderDict>,
     /// Set once a blob has been compressed with `dict`.
     dict_used: std::sync::atomic::AtomicBool,
     /// Every [`DICT_PROBE_EVERY`]th data blob is compressed with and without the dictionary:
@@ -137,7 +137,7 @@ pub struct SaverTotals {
     /// Plaintext bytes of the blobs added.
     pub raw: u64,
     /// The compression dictionary data blobs were compressed with, if any.
-    pub dictionary: Option<crate::dict::DictId>,
+    pub dictionary: Option<crate::format::dict::DictId>,
 }
 
 /// Deduplicating blob writer: compresses, encrypts, packs and uploads on background threads.
@@ -200,7 +200,7 @@ impl<'a> BlobSaver<'a> {
             None => {}
         }
         let (job_tx, job_rx) = bounded::<Job>(threads * 16);
-        let (pack_tx, pack_rx) = bounded::<crate::pack::FinishedPack>(2);
+        let (pack_tx, pack_rx) = bounded::<crate::format::pack::FinishedPack>(2);
         let workers = (0..threads)
             .map(|_| {
                 let (rx, tx, sh) = (job_rx.clone(), pack_tx.clone(), shared.clone());
@@ -233,24 +233,24 @@ impl<'a> BlobSaver<'a> {
         let Some(s) = slot.as_mut() else { return };
         s.chunks.push(data.to_vec());
         s.bytes += data.len();
-        if s.bytes < crate::dict::TRAIN_SAMPLE_BYTES {
+        if s.bytes < crate::format::dict::TRAIN_SAMPLE_BYTES {
             return;
         }
         let chunks = std::mem::take(&mut s.chunks);
         *slot = None;
         let sh = self.shared.clone();
         let handle = std::thread::spawn(move || {
-            let Some(prefix) = crate::dict::train(&chunks) else {
+            let Some(prefix) = crate::format::dict::train(&chunks) else {
                 return;
             };
             drop(chunks);
             if sh.failed() {
                 return;
             }
-            match crate::dict::store(&sh.storage, &sh.keys, &prefix) {
+            match crate::format::dict::store(&sh.storage, &sh.keys, &prefix) {
                 // Stored before any blob uses it: the workers only see it from here on.
                 Ok(id) => {
-                    let _ = sh.dict.set(crate::dict::EncoderDict { id, prefix });
+                    let _ = sh.dict.set(crate::format::dict::EncoderDict { id, prefix });
                 }
                 Err(e) => sh.fail(e),
             }
@@ -321,7 +321,7 @@ impl<'a> BlobSaver<'a> {
     pub fn save_stream<R: Read>(
         &self,
         reader: R,
-        params: &crate::config::ChunkerParams,
+        params: &crate::format::config::ChunkerParams,
         size_hint: Option<u64>,
     ) -> std::io::Result<(Vec<BlobId>, u64)> {
         let mut ids = Vec::new();
@@ -386,7 +386,7 @@ impl Drop for BlobSaver<'_> {
 /// Compresses and encrypts blobs into packs. Tree blobs go to packs of their own, so that
 /// reading directory listings (change detection, restore planning, `ls`) fetches small packs
 /// instead of ranges scattered through data packs.
-fn worker(rx: Receiver<Job>, tx: Sender<crate::pack::FinishedPack>, sh: Arc<Shared>) {
+fn worker(rx: Receiver<Job>, tx: Sender<crate::format::pack::FinishedPack>, sh: Arc<Shared>) {
     let new_pack = |kind: BlobType| match kind {
         BlobType::Data => PackBuilder::with_capacity(sh.pack_size + (1 << 20)),
         BlobType::Tree => PackBuilder::with_capacity(1 << 20),
@@ -460,7 +460,7 @@ fn encode_data_or_tree(sh: &Shared, job: &Job) -> Vec<u8> {
     }
 }
 
-fn uploader(rx: Receiver<crate::pack::FinishedPack>, sh: Arc<Shared>) {
+fn uploader(rx: Receiver<crate::format::pack::FinishedPack>, sh: Arc<Shared>) {
     for pack in rx {
         if sh.failed() {
             continue;
@@ -632,7 +632,12 @@ pub fn backup_stream<R: Read>(
     }
     let started = Instant::now();
     repo.require_writable("backup")?;
-    let _lock = crate::lock::acquire(repo, false, "backup", crate::lock::wait_time())?;
+    let _lock = crate::governance::lock::acquire(
+        repo,
+        false,
+        "backup",
+        crate::governance::lock::wait_time(),
+    )?;
     let index = repo.load_index()?;
     let saver = BlobSaver::new(repo, &index, progress)?;
     let mut hr = HashingReader::new(reader);
@@ -1124,7 +1129,12 @@ pub fn backup_paths(
     let host = opts.host.clone().unwrap_or_else(crate::util::hostname);
 
     repo.require_writable("backup")?;
-    let _lock = crate::lock::acquire(repo, false, "backup", crate::lock::wait_time())?;
+    let _lock = crate::governance::lock::acquire(
+        repo,
+        false,
+        "backup",
+        crate::governance::lock::wait_time(),
+    )?;
     let index = repo.load_index()?;
     // A write-only key cannot read snapshots: no parent, every file is read (and deduplicated).
     let parent = if opts.force || repo.is_write_only() {
@@ -1176,7 +1186,7 @@ pub struct DirSource<'a> {
     /// Symbolic links (full paths) for which this returns true are backed up as what they
     /// point to (a directory's content), not as links: a PostgreSQL tablespace's
     /// `pg_tblspc/<oid>`. Restores can write such a directory elsewhere
-    /// ([`crate::restore::RestoreOptions::redirects`]).
+    /// ([`crate::restorer::RestoreOptions::redirects`]).
     pub follow: &'a (dyn Fn(&Path) -> bool + Sync),
     /// An earlier snapshot of the same directory and an instant (Unix ns) no later than the
     /// moment it started reading. A file whose size, mtime, ctime and inode match the earlier
@@ -1185,7 +1195,7 @@ pub struct DirSource<'a> {
     /// would have set its ctime to a later time, so equal metadata means unchanged content
     /// (ctime cannot be set back from user space). Files changed shortly before or during the
     /// earlier snapshot are always read again.
-    pub parent: Option<(crate::snapshot::SnapshotEntry, i64)>,
+    pub parent: Option<(crate::format::snapshot::SnapshotEntry, i64)>,
 }
 
 /// Files a [`DirSource`] adds to the snapshot's root once its directory has been read
@@ -1221,7 +1231,12 @@ pub fn backup_dir_root(
         )));
     }
     repo.require_writable("backup")?;
-    let _lock = crate::lock::acquire(repo, false, "backup", crate::lock::wait_time())?;
+    let _lock = crate::governance::lock::acquire(
+        repo,
+        false,
+        "backup",
+        crate::governance::lock::wait_time(),
+    )?;
     let index = repo.load_index()?;
     let parent = match &src.parent {
         Some((p, before)) if !opts.force => Some((

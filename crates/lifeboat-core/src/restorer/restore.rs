@@ -3,13 +3,13 @@
 //! Every blob is authenticated, decompressed and checked against its id before a single byte of
 //! it is written; a damaged blob stops the restore with an error naming the file and the pack.
 
-use crate::blob::{self, BlobId};
 use crate::error::{Error, Result};
-use crate::index::Index;
-use crate::pack::pack_key;
+use crate::format::blob::{self, BlobId};
+use crate::format::index::Index;
+use crate::format::pack::pack_key;
+use crate::format::snapshot::SnapshotEntry;
+use crate::format::tree::{Node, NodeKind};
 use crate::repo::Repository;
-use crate::snapshot::SnapshotEntry;
-use crate::tree::{Node, NodeKind};
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -359,7 +359,7 @@ pub fn restore(
 }
 
 /// Re-reads a restored stream and compares its size and SHA-256 with the snapshot's record.
-fn verify_restored_stream(target: &Path, s: &crate::snapshot::StreamInfo) -> Result<()> {
+fn verify_restored_stream(target: &Path, s: &crate::format::snapshot::StreamInfo) -> Result<()> {
     use sha2::Digest;
     let path = target.join(&s.name);
     if !path.exists() {

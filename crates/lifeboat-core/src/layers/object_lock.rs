@@ -15,8 +15,8 @@
 //! `prune` keeps retained packs and index files (still indexed, so the repository stays
 //! consistent) and reports when they become deletable; a later run deletes them.
 
-use crate::config::ObjectLock;
 use crate::error::{Error, Result};
+use crate::format::config::ObjectLock;
 use lifeboat_storage::{
     Capabilities, ObjectInfo, ReadStorage, Retention, Storage, WriteOptions, WriteStorage,
 };
@@ -299,7 +299,7 @@ pub(crate) mod emulated {
 mod tests {
     use super::emulated::LockingMemory;
     use super::*;
-    use crate::config::Config;
+    use crate::format::config::Config;
     use crate::Repository;
     use std::sync::Arc;
 
@@ -315,7 +315,7 @@ mod tests {
     /// Check passes, but for retention "shorter than configured": the emulation's clock jump
     /// ages retention dates, not the write times recorded in the objects.
     fn assert_consistent(repo: &Repository) {
-        let check = crate::check::check(repo, &Default::default()).unwrap();
+        let check = crate::checker::check(repo, &Default::default()).unwrap();
         let errors: Vec<_> = check
             .errors
             .iter()
@@ -325,8 +325,8 @@ mod tests {
     }
 
     fn backup(repo: &Repository, data: &[u8]) -> String {
-        let opts = crate::backup::BackupOptions::default();
-        crate::backup::backup_stream(repo, "s", data, &opts, Default::default(), |_| {
+        let opts = crate::archiver::BackupOptions::default();
+        crate::archiver::backup_stream(repo, "s", data, &opts, Default::default(), |_| {
             Ok(Default::default())
         })
         .unwrap()
@@ -351,7 +351,8 @@ mod tests {
     fn every_object_but_locks_is_retained_and_check_sees_it() {
         let (store, repo) = locked_repo();
         backup(&repo, b"hello world");
-        crate::journal::append(&repo, crate::journal::Entry::default()).unwrap();
+        crate::governance::journal::append(&repo, crate::governance::journal::Entry::default())
+            .unwrap();
         let now = SystemTime::now();
         for (k, (_, r)) in store.objects.lock().unwrap().iter() {
             if k.starts_with("locks/") {
@@ -361,12 +362,12 @@ mod tests {
                 assert!(r > now + Duration::from_secs(29 * 86400), "{k}");
             }
         }
-        let report = crate::check::check(&repo, &Default::default()).unwrap();
+        let report = crate::checker::check(&repo, &Default::default()).unwrap();
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         // An object without retention is reported.
         let key = repo.storage().list("snapshots/").unwrap()[0].key.clone();
         store.objects.lock().unwrap().get_mut(&key).unwrap().1 = None;
-        let report = crate::check::check(&repo, &Default::default()).unwrap();
+        let report = crate::checker::check(&repo, &Default::default()).unwrap();
         assert!(
             report
                 .errors
@@ -378,7 +379,7 @@ mod tests {
         // And one whose retention is shorter than configured.
         store.objects.lock().unwrap().get_mut(&key).unwrap().1 =
             Some(now + Duration::from_secs(86400));
-        let report = crate::check::check(&repo, &Default::default()).unwrap();
+        let report = crate::checker::check(&repo, &Default::default()).unwrap();
         assert!(
             report
                 .errors
@@ -402,7 +403,7 @@ mod tests {
         store.age(Duration::from_secs(31 * 86400));
         repo.remove_snapshot(&old).unwrap();
         let before = store.objects.lock().unwrap().len();
-        let report = crate::prune::prune(&repo, &Default::default()).unwrap();
+        let report = crate::maintenance::prune::prune(&repo, &Default::default()).unwrap();
         assert!(
             report.packs_deleted + report.packs_repacked > 0,
             "{report:?}"
@@ -421,7 +422,7 @@ mod tests {
         let key = format!("snapshots/{old}");
         store.objects.lock().unwrap().get_mut(&key).unwrap().1 = None;
         repo.remove_snapshot(&old).unwrap();
-        let report = crate::prune::prune(&repo, &Default::default()).unwrap();
+        let report = crate::maintenance::prune::prune(&repo, &Default::default()).unwrap();
         assert!(!report.retained.is_empty(), "{report:?}");
         assert_eq!(
             report.packs_deleted + report.packs_repacked,
@@ -431,7 +432,7 @@ mod tests {
         assert_consistent(&repo);
         // Later run after the retention ended: deleted.
         store.age(Duration::from_secs(31 * 86400));
-        let report = crate::prune::prune(&repo, &Default::default()).unwrap();
+        let report = crate::maintenance::prune::prune(&repo, &Default::default()).unwrap();
         assert!(report.retained.is_empty(), "{report:?}");
         assert!(
             report.packs_deleted + report.packs_repacked > 0,
@@ -462,7 +463,7 @@ mod tests {
             k.sort();
             k
         };
-        let e = crate::prune::prune(&repo, &Default::default()).unwrap_err();
+        let e = crate::maintenance::prune::prune(&repo, &Default::default()).unwrap_err();
         assert!(e.to_string().contains("append-only"), "{e}");
         let mut after: Vec<String> = store
             .objects
@@ -545,8 +546,8 @@ pub fn explain_refused_delete(key: &str, e: lifeboat_storage::StorageError) -> E
 /// property of deduplication, see `docs/design/object-lock.md`).
 pub fn check_retention(
     repo: &crate::Repository,
-    index: &crate::index::Index,
-    report: &mut crate::check::CheckReport,
+    index: &crate::format::index::Index,
+    report: &mut crate::checker::CheckReport,
 ) -> Result<()> {
     let Some(lock) = repo.config().object_lock.clone() else {
         return Ok(());
@@ -563,7 +564,7 @@ pub fn check_retention(
     let want = jiff::SignedDuration::from_hours(i64::from(lock.days) * 24);
     let mut written: std::collections::HashMap<String, jiff::Timestamp> = Default::default();
     if let Ok(t) = repo.config().created.parse() {
-        written.insert(crate::config::CONFIG_KEY.to_string(), t);
+        written.insert(crate::format::config::CONFIG_KEY.to_string(), t);
     }
     for k in repo.list_keys()? {
         if let Ok(t) = k.created.parse() {
@@ -574,13 +575,13 @@ pub fn check_retention(
     for s in &snapshots {
         written.insert(format!("snapshots/{}", s.id), s.snapshot.timestamp());
     }
-    for r in crate::journal::Journal::of(repo)
+    for r in crate::governance::journal::Journal::of(repo)
         .list()?
         .into_iter()
         .flatten()
     {
         if let Ok(t) = r.time.parse() {
-            written.insert(crate::journal::record_key(r.seq), t);
+            written.insert(crate::governance::journal::record_key(r.seq), t);
         }
     }
     // Newest snapshot time per pack (snapshots newest first; shared trees visited once).

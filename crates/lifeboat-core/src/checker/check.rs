@@ -7,13 +7,13 @@
 //! decrypted, decompressed and checked against its id. Damaged packs are mapped to the snapshots
 //! and files they affect.
 
-use crate::blob::{self, BlobId, BlobType};
-use crate::crypto::sha256_hex;
 use crate::error::Result;
-use crate::index::Index;
-use crate::pack::{pack_key, read_header};
+use crate::format::blob::{self, BlobId, BlobType};
+use crate::format::crypto::sha256_hex;
+use crate::format::index::Index;
+use crate::format::pack::{pack_key, read_header};
+use crate::format::tree::NodeKind;
 use crate::repo::{parallel_map, Repository};
-use crate::tree::NodeKind;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
@@ -72,7 +72,7 @@ pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
         }
     }
     let (index, live) = Index::from_files(good);
-    let indexed_blobs: HashMap<String, Vec<crate::index::IndexBlob>> = live
+    let indexed_blobs: HashMap<String, Vec<crate::format::index::IndexBlob>> = live
         .iter()
         .flat_map(|(_, f)| f.packs.iter().map(|p| (p.id.clone(), p.blobs.clone())))
         .collect();
@@ -313,9 +313,9 @@ pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
     report
         .affected
         .dedup_by(|a, b| a.snapshot == b.snapshot && a.path == b.path);
-    crate::retention_layer::check_retention(repo, &index, &mut report)?;
-    crate::journal::check_into(repo, &mut report)?;
-    for (key, info) in crate::lock::list_locks(repo)? {
+    crate::layers::object_lock::check_retention(repo, &index, &mut report)?;
+    crate::governance::journal::check_into(repo, &mut report)?;
+    for (key, info) in crate::governance::lock::list_locks(repo)? {
         if info.as_ref().is_none_or(|i| i.is_stale()) {
             report.warnings.push(format!(
                 "stale lock {key} (remove it with `lifeboat unlock`)"

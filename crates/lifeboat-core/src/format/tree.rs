@@ -4,7 +4,7 @@
 //! Names that are not valid UTF-8 are kept losslessly in `name_b64` (and `name` holds a lossy
 //! rendering for display); the same applies to symlink targets.
 
-use crate::blob::BlobId;
+use crate::format::blob::BlobId;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::ffi::{OsStr, OsString};

@@ -1,16 +1,16 @@
 //! Pack files: many encrypted blobs in one storage object.
 //!
 //! Layout: `blob_0 || blob_1 || ... || blob_n-1 || header || header_len (u32 LE)`, where each
-//! `blob_i` is a blob envelope (see [`crate::blob`]) and `header` is a metadata envelope (metadata
+//! `blob_i` is a blob envelope (see [`crate::format::blob`]) and `header` is a metadata envelope (metadata
 //! key, context `lifeboat pack header`) whose plaintext is
 //! `"LBP1" || count (u32 LE) || count × (type u8 || id [32] || length u32 LE || raw_length u32 LE)`.
 //! Offsets are implicit: blobs are stored back to back in header order. The pack is stored under
 //! `data/<first two hex digits>/<sha256 of the whole pack, hex>`.
 
-use crate::blob::{BlobId, BlobType};
-use crate::crypto::{sha256_hex, Key};
 use crate::error::{Error, Result};
-use crate::index::{IndexBlob, IndexPack};
+use crate::format::blob::{BlobId, BlobType};
+use crate::format::crypto::{sha256_hex, Key};
+use crate::format::index::{IndexBlob, IndexPack};
 
 const HEADER_CONTEXT: &[u8] = b"lifeboat pack header";
 const MAGIC: &[u8; 4] = b"LBP1";

@@ -14,9 +14,9 @@
 //! - A full key opens slot 0x02 envelopes by unwrapping the session key with the identity
 //!   (cached per wrapped key).
 
-use crate::crypto::{Key, MasterKeys, SLOT_RECIPIENT};
 use crate::error::{Error, Result};
-use crate::keys::KeyFile;
+use crate::format::crypto::{Key, MasterKeys, SLOT_RECIPIENT};
+use crate::format::keys::KeyFile;
 use age::secrecy::ExposeSecret;
 use lifeboat_storage::{ReadStorage, WriteOptions, WriteStorage};
 use serde::{Deserialize, Serialize};
@@ -295,7 +295,7 @@ pub fn add_write_only_key(repo: &crate::Repository, password: &[u8]) -> Result<(
         chunker_seed: keys.chunker_seed,
         recipient: recipient.clone(),
     };
-    let kdf = crate::crypto::KdfParams::default_new();
+    let kdf = crate::format::crypto::KdfParams::default_new();
     let wrapping = kdf.derive(password)?;
     let data = wrapping.seal(
         WRITE_ONLY_CONTEXT,
@@ -310,7 +310,7 @@ pub fn add_write_only_key(repo: &crate::Repository, password: &[u8]) -> Result<(
         data,
     };
     let bytes = serde_json::to_vec_pretty(&file).expect("key file serializes");
-    let id = crate::crypto::sha256_hex(&bytes);
+    let id = crate::format::crypto::sha256_hex(&bytes);
     repo.storage()
         .write(&format!("keys/{id}"), &bytes, &WriteOptions::create_new())?;
     Ok((id, recipient))
@@ -359,7 +359,7 @@ pub fn unwrap_write_only(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::format::config::Config;
     use crate::Repository;
     use lifeboat_storage::memory::MemoryStorage;
     use std::sync::Arc;
@@ -370,8 +370,8 @@ mod tests {
         let storage: lifeboat_storage::Storage = Arc::new(MemoryStorage::new());
         let full = Repository::init(storage.clone(), b"full", Config::new()).unwrap();
         let data: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
-        let opts = crate::backup::BackupOptions::default();
-        crate::backup::backup_stream(&full, "a", &data[..], &opts, Default::default(), |_| {
+        let opts = crate::archiver::BackupOptions::default();
+        crate::archiver::backup_stream(&full, "a", &data[..], &opts, Default::default(), |_| {
             Ok(Default::default())
         })
         .unwrap();
@@ -383,7 +383,7 @@ mod tests {
         let mut more = data.clone();
         more.extend_from_slice(b"and a little more");
         let out =
-            crate::backup::backup_stream(&wo, "a", &more[..], &opts, Default::default(), |_| {
+            crate::archiver::backup_stream(&wo, "a", &more[..], &opts, Default::default(), |_| {
                 Ok(Default::default())
             })
             .unwrap();
@@ -401,11 +401,11 @@ mod tests {
         assert_eq!(snaps.len(), 2);
         let mut dumped = Vec::new();
         let entry = snaps.iter().find(|s| s.id == out.snapshot_id).unwrap();
-        crate::restore::dump(&full, entry, None, &mut dumped).unwrap();
+        crate::restorer::dump(&full, entry, None, &mut dumped).unwrap();
         assert_eq!(dumped, more);
-        let report = crate::check::check(
+        let report = crate::checker::check(
             &full,
-            &crate::check::CheckOptions {
+            &crate::checker::CheckOptions {
                 read_data: true,
                 ..Default::default()
             },

@@ -22,17 +22,17 @@
 //! not written and its packs are not indexed (the next prune of the destination removes them).
 //! Snapshots finished earlier in the same run stay: they are complete.
 
-use crate::backup::{BlobSaver, Progress};
-use crate::blob::{BlobId, BlobType};
+use crate::archiver::{BlobSaver, Progress};
 use crate::error::{Error, Result};
-use crate::index::Index;
+use crate::format::blob::{BlobId, BlobType};
+use crate::format::index::Index;
+use crate::format::snapshot::SnapshotEntry;
+use crate::format::tree::{NodeKind, Tree};
 use crate::repo::{parallel_map, Repository};
-use crate::snapshot::SnapshotEntry;
-use crate::tree::{NodeKind, Tree};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// Key in [`crate::snapshot::Snapshot::extra`] naming the source snapshot of a copy.
+/// Key in [`crate::format::snapshot::Snapshot::extra`] naming the source snapshot of a copy.
 pub const COPIED_FROM: &str = "copied_from";
 
 /// Content blobs read from the source at a time (per file).
@@ -145,8 +145,14 @@ pub fn copy(
             &src.config().id[..10]
         )));
     }
-    let _src_lock = crate::lock::acquire(src, false, "copy (source)", crate::lock::wait_time())?;
-    let _dst_lock = crate::lock::acquire(dst, false, "copy", crate::lock::wait_time())?;
+    let _src_lock = crate::governance::lock::acquire(
+        src,
+        false,
+        "copy (source)",
+        crate::governance::lock::wait_time(),
+    )?;
+    let _dst_lock =
+        crate::governance::lock::acquire(dst, false, "copy", crate::governance::lock::wait_time())?;
     let src_index = src.load_index()?;
     let mut dst_index = dst.load_index()?;
 
@@ -209,7 +215,7 @@ pub fn copy(
                 return Err(stopped(entry, dst, e));
             }
         };
-        let crate::backup::SaverTotals {
+        let crate::archiver::SaverTotals {
             packs,
             bytes_written: written,
             blobs,
@@ -284,7 +290,7 @@ fn save_map(src: &Repository, dst: &Repository, added: &[(BlobId, BlobId)]) -> R
     let key = format!(
         "{COPYMAP_PREFIX}{}/{}",
         src.config().id,
-        crate::crypto::sha256_hex(&bytes)
+        crate::format::crypto::sha256_hex(&bytes)
     );
     dst.storage()
         .write(&key, &bytes, &lifeboat_storage::WriteOptions::default())?;
@@ -358,7 +364,7 @@ fn stopped(entry: &SnapshotEntry, dst: &Repository, e: Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::format::config::Config;
     use lifeboat_storage::memory::MemoryStorage;
 
     fn repo() -> Repository {
@@ -370,9 +376,9 @@ mod tests {
     fn copies_streams_once_and_reencrypts() {
         let (a, b) = (repo(), repo());
         let data: Vec<u8> = (0..300_000u32).flat_map(|i| i.to_le_bytes()).collect();
-        let opts = crate::backup::BackupOptions::default();
+        let opts = crate::archiver::BackupOptions::default();
         let p = Arc::new(Progress::default());
-        crate::backup::backup_stream(&a, "s", &data[..], &opts, p.clone(), |_| {
+        crate::archiver::backup_stream(&a, "s", &data[..], &opts, p.clone(), |_| {
             Ok(Default::default())
         })
         .unwrap();
@@ -385,7 +391,7 @@ mod tests {
         let copied = b.snapshots().unwrap();
         assert_eq!(copied.len(), 1);
         let mut out = Vec::new();
-        crate::restore::dump(&b, &copied[0], None, &mut out).unwrap();
+        crate::restorer::dump(&b, &copied[0], None, &mut out).unwrap();
         assert_eq!(out, data);
         // And back: the copy is recognised as the original.
         let r3 = copy(&b, &a, &copied, p).unwrap();

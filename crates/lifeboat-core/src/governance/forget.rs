@@ -7,7 +7,7 @@
 //! if any rule keeps it.
 
 use crate::error::{Error, Result};
-use crate::snapshot::SnapshotEntry;
+use crate::format::snapshot::SnapshotEntry;
 use jiff::tz::TimeZone;
 use std::collections::BTreeMap;
 
@@ -159,8 +159,8 @@ pub fn apply(snapshots: &[SnapshotEntry], policy: &KeepPolicy) -> Vec<Decision> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blob::BlobId;
-    use crate::snapshot::Snapshot;
+    use crate::format::blob::BlobId;
+    use crate::format::snapshot::Snapshot;
 
     fn snap(id: &str, time: &str) -> SnapshotEntry {
         SnapshotEntry {

@@ -2,7 +2,7 @@
 //! secret per-repository gear seed so that chunk boundaries reveal nothing about content to
 //! someone who knows the algorithm.
 
-use crate::config::ChunkerParams;
+use crate::format::config::ChunkerParams;
 use fastcdc::v2020::{FastCDC, Normalization};
 use std::io::Read;
 

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub const SLOT_SYMMETRIC: u8 = 0x01;
 /// Envelope slot: sealed with a session key that is itself wrapped to the repository's age
 /// X25519 recipient and stored in the envelope (written by write-only keys; see
-/// [`crate::writeonly`]).
+/// [`crate::format::writeonly`]).
 pub const SLOT_RECIPIENT: u8 = 0x02;
 /// Envelope overhead: slot byte, nonce and tag.
 pub const OVERHEAD: usize = 1 + 24 + 16;
@@ -109,11 +109,11 @@ pub struct MasterKeys {
     /// FastCDC gear seed.
     pub chunker_seed: u64,
     /// What the key may do.
-    pub scope: crate::writeonly::KeyScope,
+    pub scope: crate::format::writeonly::KeyScope,
     /// Write-only keys: seals data to the recipient.
-    pub(crate) sealer: Option<std::sync::Arc<crate::writeonly::RecipientSealer>>,
+    pub(crate) sealer: Option<std::sync::Arc<crate::format::writeonly::RecipientSealer>>,
     /// Full keys of repositories with write-only keys: opens data sealed to the recipient.
-    pub(crate) opener: Option<std::sync::Arc<crate::writeonly::IdentityOpener>>,
+    pub(crate) opener: Option<std::sync::Arc<crate::format::writeonly::IdentityOpener>>,
     master: Option<Key>,
 }
 
@@ -136,7 +136,7 @@ impl MasterKeys {
             data_key: d("lifeboat 2026-11 data"),
             meta_key: d("lifeboat 2026-11 metadata"),
             chunker_seed: u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")),
-            scope: crate::writeonly::KeyScope::Full,
+            scope: crate::format::writeonly::KeyScope::Full,
             sealer: None,
             opener: None,
             master: Some(master),
@@ -148,14 +148,14 @@ impl MasterKeys {
         id_key: Key,
         meta_key: Key,
         chunker_seed: u64,
-        sealer: crate::writeonly::RecipientSealer,
+        sealer: crate::format::writeonly::RecipientSealer,
     ) -> Self {
         MasterKeys {
             id_key,
             data_key: Key::random(),
             meta_key,
             chunker_seed,
-            scope: crate::writeonly::KeyScope::WriteOnly,
+            scope: crate::format::writeonly::KeyScope::WriteOnly,
             sealer: Some(std::sync::Arc::new(sealer)),
             opener: None,
             master: None,
@@ -173,8 +173,8 @@ impl MasterKeys {
     }
 
     /// The blob id of `plaintext`.
-    pub fn blob_id(&self, plaintext: &[u8]) -> crate::blob::BlobId {
-        crate::blob::BlobId(*blake3::keyed_hash(&self.id_key.0, plaintext).as_bytes())
+    pub fn blob_id(&self, plaintext: &[u8]) -> crate::format::blob::BlobId {
+        crate::format::blob::BlobId(*blake3::keyed_hash(&self.id_key.0, plaintext).as_bytes())
     }
 }
 

@@ -182,7 +182,7 @@ pub fn require_may_destroy(repo: &Repository, operation: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::format::config::Config;
     use lifeboat_storage::memory::MemoryStorage;
     use std::sync::Arc;
 
@@ -199,7 +199,10 @@ mod tests {
         set(&repo, Mode::Degraded).unwrap();
         require_writable(&repo, "backup").unwrap();
         let e = require_may_destroy(&repo, "prune").unwrap_err();
-        assert!(e.to_string().contains("degraded mode: prune is refused"), "{e}");
+        assert!(
+            e.to_string().contains("degraded mode: prune is refused"),
+            "{e}"
+        );
         set(&repo, Mode::Normal).unwrap();
         require_writable(&repo, "backup").unwrap();
         require_may_destroy(&repo, "prune").unwrap();

@@ -1,5 +1,5 @@
 //! zstd for blobs: one-shot compression with zstd's large-input parameters, optionally with a
-//! raw-content prefix (the repository's compression dictionary, [`crate::dict`]).
+//! raw-content prefix (the repository's compression dictionary, [`crate::format::dict`]).
 //!
 //! Two measured choices (docs/benchmarks.md, `examples/prefix_probe.rs`):
 //! - Parameters: a blob's size is known, and zstd would then pick its small-input tables, which

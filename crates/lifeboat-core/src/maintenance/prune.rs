@@ -5,12 +5,12 @@
 //! (and superseding all old index files), then old index files are deleted, then unused packs.
 //! A crash at any point leaves a repository where every snapshot's data is indexed.
 
-use crate::blob::BlobId;
 use crate::error::{Error, Result};
-use crate::index::{IndexBlob, IndexPack};
-use crate::pack::{pack_key, PackBuilder};
+use crate::format::blob::BlobId;
+use crate::format::index::{IndexBlob, IndexPack};
+use crate::format::pack::{pack_key, PackBuilder};
+use crate::format::tree::NodeKind;
 use crate::repo::Repository;
-use crate::tree::NodeKind;
 use lifeboat_storage::WriteOptions;
 use std::collections::{HashMap, HashSet};
 
@@ -47,11 +47,14 @@ pub struct PruneReport {
     /// Objects that would have been deleted but are under object-lock retention: kept (and
     /// still indexed) until a later run after the date given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub retained: Vec<crate::retention_layer::RetainedObject>,
+    pub retained: Vec<crate::layers::object_lock::RetainedObject>,
 }
 
 /// Collects every blob reachable from every snapshot (trees and data).
-pub fn used_blobs(repo: &Repository, index: &crate::index::Index) -> Result<HashSet<BlobId>> {
+pub fn used_blobs(
+    repo: &Repository,
+    index: &crate::format::index::Index,
+) -> Result<HashSet<BlobId>> {
     let mut used = HashSet::new();
     for s in repo.snapshots()? {
         let mut stack = vec![s.snapshot.tree];
@@ -100,11 +103,11 @@ pub fn prune_then<T, E: From<Error>>(
     opts: &PruneOptions,
     hook: impl FnOnce(&PruneReport) -> std::result::Result<T, E>,
 ) -> std::result::Result<(PruneReport, T), E> {
-    let wait = crate::lock::wait_time();
+    let wait = crate::governance::lock::wait_time();
     if !opts.dry_run {
         repo.require_may_destroy("prune")?;
     }
-    let _lock = crate::lock::acquire(repo, true, "prune", wait)?;
+    let _lock = crate::governance::lock::acquire(repo, true, "prune", wait)?;
     let report = prune_locked(repo, opts)?;
     opts.cancel.check("prune")?;
     let after = hook(&report)?;
@@ -208,7 +211,7 @@ fn prune_locked(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
         return Ok(report);
     }
     // Fail before changing anything when the credentials cannot delete (append-only).
-    crate::retention_layer::probe_delete(repo)?;
+    crate::layers::object_lock::probe_delete(repo)?;
 
     // 1. Repack: copy the still-used stored blobs (already encrypted) into new packs.
     let pack_size = repo.config().pack_size as usize;
@@ -228,7 +231,7 @@ fn prune_locked(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             let stored = bytes.get(b.offset as usize..end).ok_or_else(|| {
                 Error::corrupt(format!("pack {id}"), "shorter than its index entry")
             })?;
-            crate::blob::decode(
+            crate::format::blob::decode(
                 repo.keys(),
                 repo,
                 &b.id,
@@ -263,7 +266,7 @@ fn prune_locked(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
         }
         repo.storage()
             .remove(&key)
-            .map_err(|e| crate::retention_layer::explain_refused_delete(&key, e))
+            .map_err(|e| crate::layers::object_lock::explain_refused_delete(&key, e))
     };
     // From here a cancellation leaves only objects nothing refers to (a later prune removes them).
     for f in &old_index {
@@ -281,15 +284,15 @@ fn prune_locked(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
 fn retained(
     repo: &Repository,
     key: &str,
-) -> Result<Option<crate::retention_layer::RetainedObject>> {
+) -> Result<Option<crate::layers::object_lock::RetainedObject>> {
     if repo.config().object_lock.is_none() {
         return Ok(None);
     }
     Ok(
-        crate::retention_layer::retained_until(repo.storage().as_ref(), key)?.map(|t| {
-            crate::retention_layer::RetainedObject {
+        crate::layers::object_lock::retained_until(repo.storage().as_ref(), key)?.map(|t| {
+            crate::layers::object_lock::RetainedObject {
                 object: key.to_string(),
-                until: crate::retention_layer::format_time(t),
+                until: crate::layers::object_lock::format_time(t),
             }
         }),
     )

@@ -3,7 +3,7 @@
 //! Every data blob is compressed on its own so that it can be read alone, which costs ratio on
 //! chunk-sized blobs: each one starts with an empty history. A dictionary — 16 KiB of the
 //! repository's own data, picked by zstd's trainer — is given to every blob as a raw-content
-//! prefix, i.e. history it can match against ([`crate::zblob`]): −4 % repository size on the
+//! prefix, i.e. history it can match against ([`crate::format::zblob`]): −4 % repository size on the
 //! benchmark's SQL dump at 128 KiB chunks, at the same compression speed.
 //!
 //! Format and rules (docs/design/repository.md, "Compression dictionaries"):
@@ -62,7 +62,7 @@ pub fn train(samples: &[Vec<u8>]) -> Option<Vec<u8>> {
     let size = |p: &[u8]| -> Option<usize> {
         holdout
             .iter()
-            .map(|c| crate::zblob::compress(c, 3, p).map(|z| z.len()))
+            .map(|c| crate::format::zblob::compress(c, 3, p).map(|z| z.len()))
             .sum()
     };
     let (with, without) = (size(&prefix)?, size(&[])?);
@@ -126,7 +126,7 @@ fn train_zstd(samples: &[Vec<u8>], max_size: usize) -> Option<Vec<u8>> {
 /// random, and a repository may hold several dictionaries).
 pub fn store(
     storage: &lifeboat_storage::Storage,
-    keys: &crate::crypto::MasterKeys,
+    keys: &crate::format::crypto::MasterKeys,
     dict: &[u8],
 ) -> Result<DictId> {
     let bytes = keys.seal_data(DICT_CONTEXT, dict);
@@ -268,7 +268,11 @@ mod tests {
         let size = |p: &[u8]| -> usize {
             later
                 .iter()
-                .map(|c| crate::zblob::compress(c, 3, p).expect("compress").len())
+                .map(|c| {
+                    crate::format::zblob::compress(c, 3, p)
+                        .expect("compress")
+                        .len()
+                })
                 .sum()
         };
         let (with, without) = (size(&prefix), size(&[]));

@@ -5,7 +5,7 @@
 //! index files may list the same blob; any of the packs may be used. An index file may name
 //! older index files it `supersedes` (written by prune), which readers then ignore.
 
-use crate::blob::{BlobId, BlobType};
+use crate::format::blob::{BlobId, BlobType};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 

@@ -5,8 +5,8 @@
 //! `kind` names the wrapping; `passphrase` is the only kind today, and readers skip kinds they do
 //! not know, so an `age` (X25519 recipient) kind can be added without a format break.
 
-use crate::crypto::{sha256_hex, KdfParams, Key, MasterKeys, MasterPayload};
 use crate::error::{Error, Result};
+use crate::format::crypto::{sha256_hex, KdfParams, Key, MasterKeys, MasterPayload};
 use serde::{Deserialize, Serialize};
 
 const KEY_CONTEXT: &[u8] = b"lifeboat key";

@@ -8,8 +8,8 @@
 //! every other field. [`verify`] recomputes the chain; together with a head the operator saved
 //! earlier ([`Head`]) it also detects a truncated or rewritten tail.
 
-use crate::crypto::Key;
 use crate::error::{Error, Result};
+use crate::format::crypto::Key;
 use crate::repo::Repository;
 use crate::util::{open_json, seal_json};
 use lifeboat_storage::{ErrorKind, Storage, WriteOptions};
@@ -154,7 +154,7 @@ pub fn canonical(r: &Record) -> Vec<u8> {
 
 /// The hash a record should carry.
 pub fn compute_hash(r: &Record) -> String {
-    crate::crypto::sha256_hex(&canonical(r))
+    crate::format::crypto::sha256_hex(&canonical(r))
 }
 
 /// The newest record: what an operator saves to detect a truncated or rewritten tail later.
@@ -292,10 +292,7 @@ impl Journal {
                 seq: head.seq + 1,
                 time: jiff::Timestamp::now().to_string(),
                 host: crate::util::hostname(),
-                user: entry
-                    .user
-                    .clone()
-                    .unwrap_or_else(crate::util::username),
+                user: entry.user.clone().unwrap_or_else(crate::util::username),
                 operation: entry.operation.clone(),
                 arguments: entry.arguments.clone(),
                 result: entry.result.clone(),
@@ -522,17 +519,17 @@ pub fn verify(journal: &Journal, saved: Option<&SavedHead>) -> Result<VerifyRepo
 
 /// Check: adds every journal problem, and an unreadable mode record or identity, to `report`
 /// as errors (a flipped byte in any repository object is found by `check`).
-pub fn check_into(repo: &Repository, report: &mut crate::check::CheckReport) -> Result<()> {
+pub fn check_into(repo: &Repository, report: &mut crate::checker::CheckReport) -> Result<()> {
     let v = verify(&Journal::of(repo), None)?;
     for p in v.problems {
         report
             .errors
             .push(format!("journal record {}: {}", p.seq, p.message));
     }
-    if let Err(e) = crate::mode::current_record(repo) {
+    if let Err(e) = crate::governance::mode::current_record(repo) {
         report.errors.push(format!("mode: {e}"));
     }
-    if let Some(e) = crate::writeonly::check_identity(repo)? {
+    if let Some(e) = crate::format::writeonly::check_identity(repo)? {
         report.errors.push(format!("write-only identity: {e}"));
     }
     Ok(())
@@ -541,7 +538,7 @@ pub fn check_into(repo: &Repository, report: &mut crate::check::CheckReport) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::format::config::Config;
     use lifeboat_storage::memory::MemoryStorage;
     use std::sync::Arc;
 

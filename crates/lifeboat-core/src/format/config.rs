@@ -66,7 +66,7 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<ObjectLock>,
     /// Compress data blobs with a zstd dictionary trained on the repository's data
-    /// ([`crate::dict`]). Absent (false) in repositories created before dictionaries existed.
+    /// ([`crate::format::dict`]). Absent (false) in repositories created before dictionaries existed.
     #[serde(default)]
     pub compression_dictionary: bool,
 }

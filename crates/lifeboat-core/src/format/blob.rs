@@ -3,12 +3,12 @@
 //! Stored form inside a pack: `envelope(data_key, "blob", flag || body)` where `flag` is
 //! 0 (body is the plaintext), 1 (body is the zstd-compressed plaintext) or 2 (body is the
 //! 32-byte id of a compression dictionary followed by the plaintext zstd-compressed with it;
-//! see [`crate::dict`]).
+//! see [`crate::format::dict`]).
 
-use crate::crypto::MasterKeys;
-use crate::dict::{DictId, DictSource, EncoderDict};
 use crate::error::{Error, Result};
-use crate::zblob;
+use crate::format::crypto::MasterKeys;
+use crate::format::dict::{DictId, DictSource, EncoderDict};
+use crate::format::zblob;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

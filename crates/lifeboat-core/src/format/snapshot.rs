@@ -3,7 +3,7 @@
 //! Stored as a metadata envelope (data key, context `lifeboat snapshot`) of zstd JSON under
 //! `snapshots/<sha256 of stored bytes>`. The snapshot id is that SHA-256.
 
-use crate::blob::BlobId;
+use crate::format::blob::BlobId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

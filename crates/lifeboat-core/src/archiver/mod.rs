@@ -1,0 +1,3 @@
+//! Backups of file trees, directories and streams.
+mod saver;
+pub use saver::*;

@@ -1,0 +1,3 @@
+//! `check`: verifies the repository.
+mod check;
+pub use check::*;

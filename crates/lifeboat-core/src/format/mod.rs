@@ -1,0 +1,13 @@
+//! The repository format: how every object lifeboat stores is encoded.
+pub mod blob;
+pub mod chunker;
+pub mod config;
+pub mod crypto;
+pub mod dict;
+pub mod index;
+pub mod keys;
+pub mod pack;
+pub mod snapshot;
+pub mod tree;
+pub mod writeonly;
+pub mod zblob;

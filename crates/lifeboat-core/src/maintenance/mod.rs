@@ -1,0 +1,3 @@
+//! Repository upkeep: `prune` and `stats`.
+pub mod prune;
+pub mod stats;

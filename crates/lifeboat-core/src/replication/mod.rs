@@ -1,0 +1,3 @@
+//! Replication: `copy` snapshots into another repository.
+mod copy;
+pub use copy::*;

@@ -1,0 +1,3 @@
+//! Reading data back out: listing, restore and dump.
+mod restore;
+pub use restore::*;
