@@ -22,10 +22,10 @@
 pub mod context;
 pub mod error;
 pub mod filter;
-pub mod record;
 pub mod modes;
 pub mod open;
 mod ops;
+pub mod record;
 
 pub use context::{Actor, Context, FrontEnd};
 pub use error::{ErrorKind, OpsError, Result};

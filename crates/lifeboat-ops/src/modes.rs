@@ -170,8 +170,14 @@ impl Operation {
         match self {
             WalFetch | WalVerify | WalShow | List | Restore | RestorePostgres | Dump | Check
             | ForgetDryRun | PruneDryRun | CopyFrom | KeyList | ModeShow | Journal => Effect::Read,
-            Init | BackupFiles | BackupStream | BackupPostgres | BackupPostgresPhysical
-            | WalPush | CopyInto | KeyAdd => Effect::Add,
+            Init
+            | BackupFiles
+            | BackupStream
+            | BackupPostgres
+            | BackupPostgresPhysical
+            | WalPush
+            | CopyInto
+            | KeyAdd => Effect::Add,
             WalExpire | Forget | Prune | KeyRemove | KeyPasswd => Effect::Destroy,
             ModeSet | Unlock => Effect::Govern,
         }
@@ -207,11 +213,19 @@ pub fn require(repo: &Repository, operation: Operation) -> Result<()> {
 
 /// The table as Markdown (printed in `docs/design/modes.md`).
 pub fn markdown_table() -> String {
-    let mut out = String::from("| operation | effect | normal | degraded | read-only |\n|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| operation | effect | normal | degraded | read-only |\n|---|---|---|---|---|\n",
+    );
     for op in Operation::ALL {
         let cells: Vec<&str> = MODES
             .iter()
-            .map(|m| if op.allowed_in(*m) { "allowed" } else { "refused" })
+            .map(|m| {
+                if op.allowed_in(*m) {
+                    "allowed"
+                } else {
+                    "refused"
+                }
+            })
             .collect();
         out.push_str(&format!(
             "| {} | {} | {} |\n",

@@ -5,8 +5,8 @@
 //! journal record (`backup`, with the source's arguments and the new snapshots) and returns a
 //! typed report whose JSON is the CLI's `backup --json` contract.
 
-use crate::record::{Recorder, FIRST};
 use crate::modes::{self, Operation};
+use crate::record::{Recorder, FIRST};
 use crate::{journaled, Context, OpsError, Result};
 use lifeboat_core::backup::{self, BackupOptions, BackupOutcome};
 use lifeboat_core::snapshot::{Snapshot, StreamInfo, Summary};
@@ -135,7 +135,10 @@ pub fn files(ctx: &Context, repo: &Repository, req: &FilesRequest) -> Result<Bac
     rec.add(repo);
     journaled(ctx, rec, |rec| {
         if req.paths.is_empty() {
-            return Err(OpsError::invalid("paths", "nothing to back up: give at least one path"));
+            return Err(OpsError::invalid(
+                "paths",
+                "nothing to back up: give at least one path",
+            ));
         }
         modes::require(repo, Operation::BackupFiles)?;
         let opts = BackupOptions {

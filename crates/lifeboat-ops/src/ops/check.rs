@@ -1,7 +1,7 @@
 //! `check`: verify the repository's structure and, optionally, its data.
 
-use crate::record::Recorder;
 use crate::modes::{self, Operation};
+use crate::record::Recorder;
 use crate::{Context, OpsError, Result};
 use lifeboat_core::check::{self, CheckOptions, CheckReport};
 use lifeboat_core::journal::Outcome;

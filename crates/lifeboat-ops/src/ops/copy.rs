@@ -1,8 +1,8 @@
 //! `copy`: replicate snapshots (and the data they reference) into another repository, and
 //! with them the WAL archive of the clusters whose physical base backups were copied.
 
-use crate::record::{Recorder, FIRST};
 use crate::modes::{self, Operation};
+use crate::record::{Recorder, FIRST};
 use crate::{journaled, Context, Result};
 use lifeboat_core::copy::CopyReport;
 use lifeboat_core::Repository;

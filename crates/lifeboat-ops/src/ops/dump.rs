@@ -1,7 +1,7 @@
 //! `dump`: one file or a stream snapshot, written to a writer.
 
-use crate::record::{Recorder, FIRST};
 use crate::modes::{self, Operation};
+use crate::record::{Recorder, FIRST};
 use crate::{journaled, Context, Result};
 use lifeboat_core::Repository;
 use std::io::Write;

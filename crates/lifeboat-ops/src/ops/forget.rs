@@ -1,9 +1,9 @@
 //! `forget`: remove snapshots, named or by a retention policy, and optionally prune.
 
 use crate::filter::SnapshotFilter;
-use crate::record::{Recorder, FIRST};
 use crate::modes::{self, Operation};
 use crate::ops::prune::{prune_unjournaled, PruneOutcome};
+use crate::record::{Recorder, FIRST};
 use crate::{journaled, Context, OpsError, Result};
 use lifeboat_core::forget::{self, Decision, KeepPolicy};
 use lifeboat_core::Repository;

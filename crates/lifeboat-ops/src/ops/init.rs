@@ -1,8 +1,8 @@
 //! `init`: create a repository.
 
-use crate::record::Recorder;
 use crate::modes::Operation;
 use crate::open::{self, Location, RepositoryInfo};
+use crate::record::Recorder;
 use crate::{journaled, Context, OpsError, Result};
 use lifeboat_core::config::Config;
 use lifeboat_core::Repository;

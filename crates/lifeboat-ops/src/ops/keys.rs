@@ -20,13 +20,21 @@ pub struct AddedKey {
 
 fn non_empty(password: &[u8]) -> Result<()> {
     if password.is_empty() {
-        return Err(OpsError::invalid("new password", "refusing an empty password"));
+        return Err(OpsError::invalid(
+            "new password",
+            "refusing an empty password",
+        ));
     }
     Ok(())
 }
 
 /// Adds a key for `password`: a full key, or a write-only key (it can back up but not read).
-pub fn add(ctx: &Context, repo: &Repository, password: &[u8], write_only: bool) -> Result<AddedKey> {
+pub fn add(
+    ctx: &Context,
+    repo: &Repository,
+    password: &[u8],
+    write_only: bool,
+) -> Result<AddedKey> {
     let mut rec = Recorder::new(ctx, "key add");
     rec.flag("write_only", write_only);
     rec.add(repo);

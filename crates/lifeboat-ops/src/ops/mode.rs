@@ -1,7 +1,7 @@
 //! `mode`: show or change the repository's resilience mode.
 
-use crate::record::Recorder;
 use crate::modes::{self, Operation};
+use crate::record::Recorder;
 use crate::{journaled, Context, Result};
 use lifeboat_core::mode::{self, Mode, ModeRecord};
 use lifeboat_core::Repository;

@@ -1,9 +1,9 @@
 //! `prune`: remove data no snapshot references, then expire the WAL that no remaining
 //! physical base backup needs, under the same exclusive lock.
 
-use crate::record::Recorder;
 use crate::modes::{self, Operation};
 use crate::ops::wal::{self, ExpireReport};
+use crate::record::Recorder;
 use crate::{journaled, Context, Result};
 use lifeboat_core::prune::{self, PruneOptions, PruneReport};
 use lifeboat_core::Repository;

@@ -1,8 +1,8 @@
 //! Restores: a snapshot into a directory, a logical PostgreSQL dump into a server, a physical
 //! base backup plus WAL into a data directory (point-in-time recovery).
 
-use crate::record::{Recorder, FIRST};
 use crate::modes::{self, Operation};
+use crate::record::{Recorder, FIRST};
 use crate::{journaled, Context, Result};
 use lifeboat_core::restore::{self, RestoreOptions, RestoreSummary};
 use lifeboat_core::Repository;

@@ -6,9 +6,9 @@
 //! flood the journal. Expiry is journaled and runs under the repository's exclusive lock, so
 //! no base backup can appear while it decides what no backup needs.
 
-use crate::record::Recorder;
 use crate::modes::{self, Operation};
 use crate::open::{self, Location};
+use crate::record::Recorder;
 use crate::{journaled, Context, OpsError, Result};
 use lifeboat_core::Repository;
 use lifeboat_postgres::pitr;
@@ -377,5 +377,8 @@ pub(crate) fn expire_locked(
 /// directory), for choosing the configured source of a `wal-push`.
 pub fn current_data_directory() -> Option<PathBuf> {
     let cwd = std::env::current_dir().ok()?;
-    Path::new(&cwd).join("global/pg_control").exists().then_some(cwd)
+    Path::new(&cwd)
+        .join("global/pg_control")
+        .exists()
+        .then_some(cwd)
 }
