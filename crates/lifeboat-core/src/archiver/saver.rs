@@ -519,8 +519,8 @@ fn commit(
 fn new_snapshot(opts: &BackupOptions, source: &str, tree: BlobId) -> Snapshot {
     Snapshot {
         time: jiff::Timestamp::now().to_string(),
-        hostname: opts.host.clone().unwrap_or_else(crate::util::hostname),
-        username: crate::util::username(),
+        hostname: opts.host.clone().unwrap_or_else(crate::host::hostname),
+        username: crate::host::username(),
         source: source.to_string(),
         paths: Vec::new(),
         stream: None,
@@ -1126,7 +1126,7 @@ pub fn backup_paths(
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
-    let host = opts.host.clone().unwrap_or_else(crate::util::hostname);
+    let host = opts.host.clone().unwrap_or_else(crate::host::hostname);
 
     repo.require_writable("backup")?;
     let _lock = crate::governance::lock::acquire(

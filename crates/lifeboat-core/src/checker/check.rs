@@ -13,7 +13,8 @@ use crate::format::crypto::sha256_hex;
 use crate::format::index::Index;
 use crate::format::pack::{pack_key, read_header};
 use crate::format::tree::NodeKind;
-use crate::repo::{parallel_map, Repository};
+use crate::parallel::parallel_map;
+use crate::repo::Repository;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
@@ -313,14 +314,8 @@ pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
     report
         .affected
         .dedup_by(|a, b| a.snapshot == b.snapshot && a.path == b.path);
-    crate::layers::object_lock::check_retention(repo, &index, &mut report)?;
-    crate::governance::journal::check_into(repo, &mut report)?;
-    for (key, info) in crate::governance::lock::list_locks(repo)? {
-        if info.as_ref().is_none_or(|i| i.is_stale()) {
-            report.warnings.push(format!(
-                "stale lock {key} (remove it with `lifeboat unlock`)"
-            ));
-        }
-    }
+    super::retention::check_retention(repo, &index, &mut report)?;
+    super::governance::check_records(repo, &mut report)?;
+    super::governance::check_locks(repo, &mut report)?;
     Ok(report)
 }

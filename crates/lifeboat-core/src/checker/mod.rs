@@ -1,3 +1,5 @@
 //! `check`: verifies the repository.
 mod check;
+pub mod governance;
+pub mod retention;
 pub use check::*;

@@ -122,7 +122,7 @@ pub struct MasterKeys {
 pub(crate) struct MasterPayload {
     pub repository_id: String,
     pub scope: String,
-    #[serde(with = "crate::util::b64")]
+    #[serde(with = "crate::format::b64")]
     pub master: Vec<u8>,
 }
 
@@ -190,7 +190,7 @@ pub struct KdfParams {
     /// Lanes.
     pub parallelism: u32,
     /// Random salt.
-    #[serde(with = "crate::util::b64")]
+    #[serde(with = "crate::format::b64")]
     pub salt: Vec<u8>,
 }
 

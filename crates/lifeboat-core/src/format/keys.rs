@@ -25,7 +25,7 @@ pub struct KeyFile {
     /// KDF parameters (for `passphrase`).
     pub kdf: KdfParams,
     /// Sealed master payload.
-    #[serde(with = "crate::util::b64")]
+    #[serde(with = "crate::format::b64")]
     pub data: Vec<u8>,
 }
 
@@ -54,8 +54,8 @@ impl KeyFile {
         let file = KeyFile {
             kind: "passphrase".into(),
             created: jiff::Timestamp::now().to_string(),
-            hostname: crate::util::hostname(),
-            username: crate::util::username(),
+            hostname: crate::host::hostname(),
+            username: crate::host::username(),
             kdf,
             data,
         };

@@ -13,9 +13,14 @@
 //!   `0x02 || u16 LE length || age(session key) || symmetric envelope under the session key`.
 //! - A full key opens slot 0x02 envelopes by unwrapping the session key with the identity
 //!   (cached per wrapped key).
+//!
+//! This module holds the stored forms (the recipient envelope, the identity object, write-only
+//! key files); issuing a key is `governance/writeonly.rs`, checking the identity is the
+//! checker's (`checker/governance.rs`).
 
 use crate::error::{Error, Result};
 use crate::format::crypto::{Key, MasterKeys, SLOT_RECIPIENT};
+use crate::format::json::{open_json, seal_json};
 use crate::format::keys::KeyFile;
 use age::secrecy::ExposeSecret;
 use lifeboat_storage::{ReadStorage, WriteOptions, WriteStorage};
@@ -161,26 +166,6 @@ impl MasterKeys {
     }
 }
 
-/// Seals a JSON value as data (see [`crate::util::seal_json`]).
-pub fn seal_json_data<T: Serialize>(keys: &MasterKeys, context: &[u8], value: &T) -> Vec<u8> {
-    let json = serde_json::to_vec(value).expect("metadata serializes");
-    let compressed = zstd::bulk::compress(&json, 3).expect("zstd compression of a buffer");
-    keys.seal_data(context, &compressed)
-}
-
-/// Opens a JSON value sealed by [`seal_json_data`].
-pub fn open_json_data<T: serde::de::DeserializeOwned>(
-    keys: &MasterKeys,
-    context: &[u8],
-    bytes: &[u8],
-    object: &str,
-) -> Result<T> {
-    let compressed = keys.open_data(context, bytes, object)?;
-    let json = zstd::stream::decode_all(&compressed[..])
-        .map_err(|e| Error::corrupt(object, format!("decompression failed: {e}")))?;
-    serde_json::from_slice(&json).map_err(|e| Error::corrupt(object, format!("bad JSON: {e}")))
-}
-
 #[derive(Serialize, Deserialize)]
 struct IdentityObject {
     identity: String,
@@ -191,9 +176,9 @@ struct IdentityObject {
 struct WriteOnlyPayload {
     repository_id: String,
     scope: String,
-    #[serde(with = "crate::util::b64")]
+    #[serde(with = "crate::format::b64")]
     id_key: Vec<u8>,
-    #[serde(with = "crate::util::b64")]
+    #[serde(with = "crate::format::b64")]
     meta_key: Vec<u8>,
     chunker_seed: u64,
     recipient: String,
@@ -229,28 +214,17 @@ pub fn load_identity(storage: &dyn ReadStorage, mut keys: MasterKeys) -> Result<
     Ok(keys)
 }
 
-fn parse_identity(master: &Key, bytes: &[u8]) -> Result<age::x25519::Identity> {
+/// Opens the identity object `bytes` with the master secret.
+pub(crate) fn parse_identity(master: &Key, bytes: &[u8]) -> Result<age::x25519::Identity> {
     let obj: IdentityObject =
-        crate::util::open_json(&identity_key(master), IDENTITY_CONTEXT, bytes, IDENTITY_KEY)?;
+        open_json(&identity_key(master), IDENTITY_CONTEXT, bytes, IDENTITY_KEY)?;
     obj.identity
         .parse()
         .map_err(|e| Error::corrupt(IDENTITY_KEY, format!("bad age identity: {e}")))
 }
 
-/// Check: the identity object, when present, opens with the full key in use.
-pub fn check_identity(repo: &crate::Repository) -> Result<Option<String>> {
-    let Some(master) = repo.keys().master() else {
-        return Ok(None);
-    };
-    match repo.storage().read(IDENTITY_KEY) {
-        Ok(bytes) => Ok(parse_identity(master, &bytes).err().map(|e| e.to_string())),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Ok(Some(format!("{IDENTITY_KEY}: {e}"))),
-    }
-}
-
 /// The repository's recipient, creating the identity when there is none yet. Needs full keys.
-fn ensure_identity(storage: &dyn WriteStorage, keys: &MasterKeys) -> Result<String> {
+pub(crate) fn ensure_identity(storage: &dyn WriteStorage, keys: &MasterKeys) -> Result<String> {
     let master = keys.master().ok_or_else(|| Error::InsufficientKey {
         operation: "create write-only keys".into(),
         scope: "write-only".into(),
@@ -259,8 +233,7 @@ fn ensure_identity(storage: &dyn WriteStorage, keys: &MasterKeys) -> Result<Stri
     loop {
         match storage.read(IDENTITY_KEY) {
             Ok(bytes) => {
-                let obj: IdentityObject =
-                    crate::util::open_json(&k, IDENTITY_CONTEXT, &bytes, IDENTITY_KEY)?;
+                let obj: IdentityObject = open_json(&k, IDENTITY_CONTEXT, &bytes, IDENTITY_KEY)?;
                 return Ok(obj.recipient);
             }
             Err(e) if e.is_not_found() => {}
@@ -271,7 +244,7 @@ fn ensure_identity(storage: &dyn WriteStorage, keys: &MasterKeys) -> Result<Stri
             recipient: identity.to_public().to_string(),
             identity: identity.to_string().expose_secret().to_string(),
         };
-        let bytes = crate::util::seal_json(&k, IDENTITY_CONTEXT, &obj);
+        let bytes = seal_json(&k, IDENTITY_CONTEXT, &obj);
         match storage.write(IDENTITY_KEY, &bytes, &WriteOptions::create_new()) {
             Ok(()) => return Ok(obj.recipient),
             // Another process created it first: use theirs.
@@ -281,19 +254,21 @@ fn ensure_identity(storage: &dyn WriteStorage, keys: &MasterKeys) -> Result<Stri
     }
 }
 
-/// A new write-only key under `password`: returns `(key id, recipient)`.
-pub fn add_write_only_key(repo: &crate::Repository, password: &[u8]) -> Result<(String, String)> {
-    repo.require_writable("key add")?;
-    repo.require_full_key("add keys")?;
-    let recipient = ensure_identity(repo.storage().as_ref(), repo.keys())?;
-    let keys = repo.keys();
+/// A new write-only key file under `password` for the repository `repository_id` whose
+/// recipient is `recipient` ([`ensure_identity`]): returns `(key id, file bytes)`.
+pub fn wrap_write_only(
+    keys: &MasterKeys,
+    repository_id: &str,
+    recipient: &str,
+    password: &[u8],
+) -> Result<(String, Vec<u8>)> {
     let payload = WriteOnlyPayload {
-        repository_id: repo.config().id.clone(),
+        repository_id: repository_id.to_string(),
         scope: KeyScope::WriteOnly.name().into(),
         id_key: keys.id_key.0.to_vec(),
         meta_key: keys.meta_key.0.to_vec(),
         chunker_seed: keys.chunker_seed,
-        recipient: recipient.clone(),
+        recipient: recipient.to_string(),
     };
     let kdf = crate::format::crypto::KdfParams::default_new();
     let wrapping = kdf.derive(password)?;
@@ -304,16 +279,13 @@ pub fn add_write_only_key(repo: &crate::Repository, password: &[u8]) -> Result<(
     let file = KeyFile {
         kind: WRITE_ONLY_KIND.into(),
         created: jiff::Timestamp::now().to_string(),
-        hostname: crate::util::hostname(),
-        username: crate::util::username(),
+        hostname: crate::host::hostname(),
+        username: crate::host::username(),
         kdf,
         data,
     };
     let bytes = serde_json::to_vec_pretty(&file).expect("key file serializes");
-    let id = crate::format::crypto::sha256_hex(&bytes);
-    repo.storage()
-        .write(&format!("keys/{id}"), &bytes, &WriteOptions::create_new())?;
-    Ok((id, recipient))
+    Ok((crate::format::crypto::sha256_hex(&bytes), bytes))
 }
 
 /// Tries to open a write-only key file with `password`: `Ok(None)` when the password is wrong.
@@ -354,63 +326,4 @@ pub fn unwrap_write_only(
         p.chunker_seed,
         RecipientSealer::new(&recipient)?,
     )))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::format::config::Config;
-    use crate::Repository;
-    use lifeboat_storage::memory::MemoryStorage;
-    use std::sync::Arc;
-
-    #[test]
-    fn write_only_host_backs_up_and_full_key_reads_it() {
-        std::env::set_var("LIFEBOAT_INSECURE_TEST_KDF", "1");
-        let storage: lifeboat_storage::Storage = Arc::new(MemoryStorage::new());
-        let full = Repository::init(storage.clone(), b"full", Config::new()).unwrap();
-        let data: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
-        let opts = crate::archiver::BackupOptions::default();
-        crate::archiver::backup_stream(&full, "a", &data[..], &opts, Default::default(), |_| {
-            Ok(Default::default())
-        })
-        .unwrap();
-        let (_, recipient) = add_write_only_key(&full, b"wo").unwrap();
-        assert!(recipient.starts_with("age1"));
-
-        let wo = Repository::open(storage.clone(), b"wo").unwrap();
-        assert_eq!(wo.keys().scope, KeyScope::WriteOnly);
-        let mut more = data.clone();
-        more.extend_from_slice(b"and a little more");
-        let out =
-            crate::archiver::backup_stream(&wo, "a", &more[..], &opts, Default::default(), |_| {
-                Ok(Default::default())
-            })
-            .unwrap();
-        // Deduplicated against the full key's data.
-        assert!(out.snapshot.summary.unwrap().bytes_added_raw < 300_000);
-        assert!(matches!(wo.snapshots(), Err(Error::InsufficientKey { .. })));
-        assert!(matches!(
-            wo.find_snapshot(&out.snapshot_id),
-            Err(Error::InsufficientKey { .. })
-        ));
-        assert!(wo.add_key(b"x").is_err());
-
-        let full = Repository::open(storage, b"full").unwrap();
-        let snaps = full.snapshots().unwrap();
-        assert_eq!(snaps.len(), 2);
-        let mut dumped = Vec::new();
-        let entry = snaps.iter().find(|s| s.id == out.snapshot_id).unwrap();
-        crate::restorer::dump(&full, entry, None, &mut dumped).unwrap();
-        assert_eq!(dumped, more);
-        let report = crate::checker::check(
-            &full,
-            &crate::checker::CheckOptions {
-                read_data: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        assert!(report.errors.is_empty(), "{:?}", report.errors);
-    }
 }

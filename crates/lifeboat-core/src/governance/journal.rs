@@ -4,81 +4,23 @@
 //! under `journal/<seq, 20 digits>`. Records are metadata envelopes (metadata key, context
 //! `lifeboat journal`) of zstd JSON, written with `create_new`, so two writers never share a
 //! sequence number: the loser re-reads the head and retries. Each record carries the SHA-256 of
-//! its predecessor (`prev_hash`) and its own `hash`, computed over the [`canonical`] encoding of
-//! every other field. [`verify`] recomputes the chain; together with a head the operator saved
-//! earlier ([`Head`]) it also detects a truncated or rewritten tail.
+//! its predecessor (`prev_hash`) and its own `hash`, computed over the canonical encoding of
+//! every other field (record format: [`crate::format::journal`]). [`verify`] recomputes the chain;
+//! together with a head the operator saved earlier ([`Head`]) it also detects a truncated or
+//! rewritten tail.
 
 use crate::error::{Error, Result};
 use crate::format::crypto::Key;
+use crate::format::journal::{
+    compute_hash, parse_key, record_key, Head, Outcome, Record, SavedHead, GENESIS_HASH,
+    JOURNAL_CONTEXT, JOURNAL_PREFIX,
+};
+use crate::format::json::{open_json, seal_json};
+use crate::parallel::parallel_map;
 use crate::repo::Repository;
-use crate::util::{open_json, seal_json};
 use lifeboat_storage::{ErrorKind, Storage, WriteOptions};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// Associated data of journal envelopes.
-pub const JOURNAL_CONTEXT: &[u8] = b"lifeboat journal";
-/// Key prefix of journal records.
-pub const JOURNAL_PREFIX: &str = "journal/";
-/// `prev_hash` of the first record.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-/// Domain separator at the start of the canonical encoding.
-const CANONICAL_MAGIC: &[u8] = b"lifeboat journal record v1\0";
-
-/// The storage key of record `seq`.
-pub fn record_key(seq: u64) -> String {
-    format!("{JOURNAL_PREFIX}{seq:020}")
-}
-
-/// Parses a journal key back into its sequence number (`None` for foreign objects).
-pub fn parse_key(key: &str) -> Option<u64> {
-    let name = key.strip_prefix(JOURNAL_PREFIX)?;
-    if name.len() != 20 || !name.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    name.parse().ok()
-}
-
-/// The result of the journaled operation.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Outcome {
-    /// `ok`, `error` or `cancelled`.
-    pub status: String,
-    /// Error text, or a short note on success (may be empty).
-    #[serde(default)]
-    pub message: String,
-}
-
-impl Outcome {
-    /// A success with an optional note.
-    pub fn ok(message: impl Into<String>) -> Self {
-        Outcome {
-            status: "ok".into(),
-            message: message.into(),
-        }
-    }
-
-    /// A failure with its error text.
-    pub fn error(message: impl Into<String>) -> Self {
-        Outcome {
-            status: "error".into(),
-            message: message.into(),
-        }
-    }
-
-    /// A cancellation: the operation stopped cleanly at a cancel request.
-    pub fn cancelled(message: impl Into<String>) -> Self {
-        Outcome {
-            status: "cancelled".into(),
-            message: message.into(),
-        }
-    }
-
-    /// True for `ok`.
-    pub fn is_ok(&self) -> bool {
-        self.status == "ok"
-    }
-}
 
 /// What the caller of [`append`] supplies; the journal adds sequence number, time, host, user
 /// and the hashes.
@@ -95,115 +37,6 @@ pub struct Entry {
     /// Who acted, when not the operating-system user running this process (for example the
     /// name of an API token); recorded as the record's `user`.
     pub user: Option<String>,
-}
-
-/// One journal record as stored (inside its envelope).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Record {
-    /// Sequence number, from 1, without gaps.
-    pub seq: u64,
-    /// Time of the append (RFC 3339, UTC).
-    pub time: String,
-    /// Host that ran the operation.
-    pub host: String,
-    /// User that ran the operation.
-    pub user: String,
-    /// Operation name.
-    pub operation: String,
-    /// Arguments that matter.
-    pub arguments: BTreeMap<String, String>,
-    /// Result.
-    pub result: Outcome,
-    /// Affected snapshot ids.
-    pub snapshots: Vec<String>,
-    /// `hash` of record `seq - 1` ([`GENESIS_HASH`] for the first record).
-    pub prev_hash: String,
-    /// SHA-256 (hex) of [`canonical`] of this record.
-    pub hash: String,
-}
-
-fn put_field(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
-    out.extend_from_slice(bytes);
-}
-
-/// The canonical encoding the hash is computed over: every field but `hash`, in a fixed order,
-/// each string as `u64 big-endian length || UTF-8 bytes`, lists as `u64 count || items`
-/// (arguments sorted by key bytes), after a fixed magic. See the design doc for the exact layout.
-pub fn canonical(r: &Record) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(CANONICAL_MAGIC);
-    out.extend_from_slice(&r.seq.to_be_bytes());
-    for s in [&r.time, &r.host, &r.user, &r.operation] {
-        put_field(&mut out, s.as_bytes());
-    }
-    out.extend_from_slice(&(r.arguments.len() as u64).to_be_bytes());
-    for (k, v) in &r.arguments {
-        put_field(&mut out, k.as_bytes());
-        put_field(&mut out, v.as_bytes());
-    }
-    put_field(&mut out, r.result.status.as_bytes());
-    put_field(&mut out, r.result.message.as_bytes());
-    out.extend_from_slice(&(r.snapshots.len() as u64).to_be_bytes());
-    for s in &r.snapshots {
-        put_field(&mut out, s.as_bytes());
-    }
-    put_field(&mut out, r.prev_hash.as_bytes());
-    out
-}
-
-/// The hash a record should carry.
-pub fn compute_hash(r: &Record) -> String {
-    crate::format::crypto::sha256_hex(&canonical(r))
-}
-
-/// The newest record: what an operator saves to detect a truncated or rewritten tail later.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Head {
-    /// Sequence number of the newest record (0: empty journal).
-    pub seq: u64,
-    /// Its hash ([`GENESIS_HASH`] for an empty journal).
-    pub hash: String,
-}
-
-impl std::fmt::Display for Head {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.seq, self.hash)
-    }
-}
-
-/// A head as given back by the operator: `SEQ:HASH` (as printed by `journal head`) or a bare hash.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SavedHead {
-    /// Sequence number, when given.
-    pub seq: Option<u64>,
-    /// The hash (lowercase hex).
-    pub hash: String,
-}
-
-impl std::str::FromStr for SavedHead {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let s = s.trim();
-        let (seq, hash) = match s.split_once([':', ' ']) {
-            Some((a, b)) => (
-                Some(a.trim().parse::<u64>().map_err(|_| {
-                    Error::Invalid(format!("bad journal head '{s}': expected SEQ:HASH or HASH"))
-                })?),
-                b.trim(),
-            ),
-            None => (None, s),
-        };
-        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::Invalid(format!(
-                "bad journal head '{s}': the hash must be 64 hex digits (as printed by `lifeboat journal head`)"
-            )));
-        }
-        Ok(SavedHead {
-            seq,
-            hash: hash.to_ascii_lowercase(),
-        })
-    }
 }
 
 /// A handle for appending to and reading one repository's journal. Cheap to clone; holds only
@@ -291,8 +124,8 @@ impl Journal {
             let mut record = Record {
                 seq: head.seq + 1,
                 time: jiff::Timestamp::now().to_string(),
-                host: crate::util::hostname(),
-                user: entry.user.clone().unwrap_or_else(crate::util::username),
+                host: crate::host::hostname(),
+                user: entry.user.clone().unwrap_or_else(crate::host::username),
                 operation: entry.operation.clone(),
                 arguments: entry.arguments.clone(),
                 result: entry.result.clone(),
@@ -330,7 +163,7 @@ impl Journal {
     /// Every record, ascending; unreadable ones as `(seq, error)`.
     pub fn list(&self) -> Result<Vec<std::result::Result<Record, (u64, Error)>>> {
         let seqs = self.sequence_numbers()?;
-        let read = crate::repo::parallel_map(&seqs, 8, |s| self.read(*s));
+        let read = parallel_map(&seqs, 8, |s| self.read(*s));
         Ok(seqs
             .into_iter()
             .zip(read)
@@ -515,24 +348,6 @@ pub fn verify(journal: &Journal, saved: Option<&SavedHead>) -> Result<VerifyRepo
     }
     report.problems.sort_by_key(|p| p.seq);
     Ok(report)
-}
-
-/// Check: adds every journal problem, and an unreadable mode record or identity, to `report`
-/// as errors (a flipped byte in any repository object is found by `check`).
-pub fn check_into(repo: &Repository, report: &mut crate::checker::CheckReport) -> Result<()> {
-    let v = verify(&Journal::of(repo), None)?;
-    for p in v.problems {
-        report
-            .errors
-            .push(format!("journal record {}: {}", p.seq, p.message));
-    }
-    if let Err(e) = crate::governance::mode::current_record(repo) {
-        report.errors.push(format!("mode: {e}"));
-    }
-    if let Some(e) = crate::format::writeonly::check_identity(repo)? {
-        report.errors.push(format!("write-only identity: {e}"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@
 //! and retry until the deadline.
 
 use crate::error::{Error, Result};
+use crate::format::json::{open_json, seal_json};
 use crate::repo::Repository;
-use crate::util::{open_json, seal_json};
 use lifeboat_storage::{Storage, WriteOptions};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,7 +75,7 @@ impl LockInfo {
         if age > jiff::SignedDuration::try_from(STALE_AFTER).expect("fits") {
             return true;
         }
-        if self.hostname == crate::util::hostname() {
+        if self.hostname == crate::host::hostname() {
             // SAFETY: kill with signal 0 only checks for existence.
             let alive = unsafe { libc::kill(self.pid as i32, 0) } == 0
                 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
@@ -142,8 +142,8 @@ pub fn acquire(
     let make = move || LockInfo {
         time: jiff::Timestamp::now().to_string(),
         exclusive,
-        hostname: crate::util::hostname(),
-        username: crate::util::username(),
+        hostname: crate::host::hostname(),
+        username: crate::host::username(),
         pid: std::process::id(),
         operation: operation.clone(),
     };

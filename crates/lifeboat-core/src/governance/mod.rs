@@ -1,5 +1,6 @@
-//! Rules over a repository: modes, the journal, locks and retention policies.
+//! Rules over a repository: modes, the journal, locks, write-only keys and retention policies.
 pub mod forget;
 pub mod journal;
 pub mod lock;
 pub mod mode;
+pub mod writeonly;

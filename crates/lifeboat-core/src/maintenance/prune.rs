@@ -10,6 +10,7 @@ use crate::format::blob::BlobId;
 use crate::format::index::{IndexBlob, IndexPack};
 use crate::format::pack::{pack_key, PackBuilder};
 use crate::format::tree::NodeKind;
+use crate::layers::object_lock::{self, RetainedObject};
 use crate::repo::Repository;
 use lifeboat_storage::WriteOptions;
 use std::collections::{HashMap, HashSet};
@@ -47,7 +48,7 @@ pub struct PruneReport {
     /// Objects that would have been deleted but are under object-lock retention: kept (and
     /// still indexed) until a later run after the date given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub retained: Vec<crate::layers::object_lock::RetainedObject>,
+    pub retained: Vec<RetainedObject>,
 }
 
 /// Collects every blob reachable from every snapshot (trees and data).
@@ -211,7 +212,7 @@ fn prune_locked(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
         return Ok(report);
     }
     // Fail before changing anything when the credentials cannot delete (append-only).
-    crate::layers::object_lock::probe_delete(repo)?;
+    probe_delete(repo)?;
 
     // 1. Repack: copy the still-used stored blobs (already encrypted) into new packs.
     let pack_size = repo.config().pack_size as usize;
@@ -266,7 +267,7 @@ fn prune_locked(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
         }
         repo.storage()
             .remove(&key)
-            .map_err(|e| crate::layers::object_lock::explain_refused_delete(&key, e))
+            .map_err(|e| explain_refused_delete(&key, e))
     };
     // From here a cancellation leaves only objects nothing refers to (a later prune removes them).
     for f in &old_index {
@@ -281,19 +282,163 @@ fn prune_locked(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
 }
 
 /// When object lock is configured and `key` is still retained: what to report.
-fn retained(
-    repo: &Repository,
-    key: &str,
-) -> Result<Option<crate::layers::object_lock::RetainedObject>> {
+fn retained(repo: &Repository, key: &str) -> Result<Option<RetainedObject>> {
     if repo.config().object_lock.is_none() {
         return Ok(None);
     }
     Ok(
-        crate::layers::object_lock::retained_until(repo.storage().as_ref(), key)?.map(|t| {
-            crate::layers::object_lock::RetainedObject {
-                object: key.to_string(),
-                until: crate::layers::object_lock::format_time(t),
-            }
+        object_lock::retained_until(repo.storage().as_ref(), key)?.map(|t| RetainedObject {
+            object: key.to_string(),
+            until: object_lock::format_time(t),
         }),
     )
+}
+
+/// Makes sure the store lets us delete before prune changes anything: writes and removes a
+/// probe under `locks/` (never retained). Append-only credentials fail here, with nothing changed.
+pub fn probe_delete(repo: &Repository) -> Result<()> {
+    let key = format!(
+        "locks/delete-probe-{}",
+        hex::encode(rand::random::<[u8; 8]>())
+    );
+    repo.storage()
+        .write(&key, b"probe", &WriteOptions::create_new())?;
+    match repo.storage().remove(&key) {
+        Ok(()) => Ok(()),
+        Err(e)
+            if matches!(
+                e.kind,
+                lifeboat_storage::ErrorKind::PermissionDenied | lifeboat_storage::ErrorKind::Locked
+            ) =>
+        {
+            Err(Error::Invalid(format!(
+                "prune needs to delete objects, but {} refuses deletes ({e}); this looks like an \
+                 append-only deployment: run prune with credentials that may delete. Nothing was changed \
+                 (the probe object {key} may remain; `lifeboat unlock` removes it)",
+                repo.storage().location()
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Explains a delete that the store refused in the middle of prune (after the new index was
+/// written, so the repository is consistent).
+pub fn explain_refused_delete(key: &str, e: lifeboat_storage::StorageError) -> Error {
+    match e.kind {
+        lifeboat_storage::ErrorKind::PermissionDenied | lifeboat_storage::ErrorKind::Locked => {
+            Error::Invalid(format!(
+                "prune could not delete {key} ({e}); the new index is already written, so the \
+                 repository is consistent: the objects left over are removed by a later prune run \
+                 with credentials that may delete"
+            ))
+        }
+        _ => Error::Storage(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{backup, locked_repo};
+    use std::time::Duration;
+
+    /// Check passes, but for retention "shorter than configured": the emulation's clock jump
+    /// ages retention dates, not the write times recorded in the objects.
+    fn assert_consistent(repo: &Repository) {
+        let check = crate::checker::check(repo, &Default::default()).unwrap();
+        let errors: Vec<_> = check
+            .errors
+            .iter()
+            .filter(|e| !e.contains("shorter than configured"))
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn forget_and_prune_wait_for_retention() {
+        let (store, repo) = locked_repo();
+        let data: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let old = backup(&repo, &data);
+        backup(&repo, b"something else entirely");
+        let e = repo.remove_snapshot(&old).unwrap_err();
+        assert!(matches!(e, Error::Retained { .. }), "{e}");
+        assert_eq!(repo.snapshots().unwrap().len(), 2);
+        // Time passes beyond the retention: forget works; prune deletes the unused data.
+        store.age(Duration::from_secs(31 * 86400));
+        repo.remove_snapshot(&old).unwrap();
+        let before = store.objects.lock().unwrap().len();
+        let report = prune(&repo, &Default::default()).unwrap();
+        assert!(
+            report.packs_deleted + report.packs_repacked > 0,
+            "{report:?}"
+        );
+        assert!(store.objects.lock().unwrap().len() < before);
+        assert_consistent(&repo);
+    }
+
+    #[test]
+    fn prune_keeps_retained_packs_and_reports_them() {
+        let (store, repo) = locked_repo();
+        let data: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let old = backup(&repo, &data);
+        backup(&repo, b"something else entirely");
+        // The snapshot object's retention ended, the packs' did not.
+        let key = format!("snapshots/{old}");
+        store.objects.lock().unwrap().get_mut(&key).unwrap().1 = None;
+        repo.remove_snapshot(&old).unwrap();
+        let report = prune(&repo, &Default::default()).unwrap();
+        assert!(!report.retained.is_empty(), "{report:?}");
+        assert_eq!(
+            report.packs_deleted + report.packs_repacked,
+            0,
+            "{report:?}"
+        );
+        assert_consistent(&repo);
+        // Later run after the retention ended: deleted.
+        store.age(Duration::from_secs(31 * 86400));
+        let report = prune(&repo, &Default::default()).unwrap();
+        assert!(report.retained.is_empty(), "{report:?}");
+        assert!(
+            report.packs_deleted + report.packs_repacked > 0,
+            "{report:?}"
+        );
+        assert_consistent(&repo);
+    }
+
+    #[test]
+    fn append_only_store_fails_prune_before_changing_anything() {
+        let (store, repo) = locked_repo();
+        let old = backup(&repo, b"first");
+        backup(&repo, b"second");
+        store.age(Duration::from_secs(31 * 86400));
+        repo.remove_snapshot(&old).unwrap();
+        store
+            .deny_removes
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let before: Vec<String> = {
+            let mut k: Vec<String> = store
+                .objects
+                .lock()
+                .unwrap()
+                .keys()
+                .filter(|k| !k.starts_with("locks/"))
+                .cloned()
+                .collect();
+            k.sort();
+            k
+        };
+        let e = prune(&repo, &Default::default()).unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{e}");
+        let mut after: Vec<String> = store
+            .objects
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| !k.starts_with("locks/"))
+            .cloned()
+            .collect();
+        after.sort();
+        assert_eq!(before, after);
+    }
 }

@@ -28,7 +28,8 @@ use crate::format::blob::{BlobId, BlobType};
 use crate::format::index::Index;
 use crate::format::snapshot::SnapshotEntry;
 use crate::format::tree::{NodeKind, Tree};
-use crate::repo::{parallel_map, Repository};
+use crate::parallel::parallel_map;
+use crate::repo::Repository;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -269,7 +270,7 @@ const COPYMAP_CONTEXT: &[u8] = b"lifeboat copy map";
 struct CopyMap {
     source: String,
     /// Concatenated pairs: 32-byte source id || 32-byte destination id.
-    #[serde(with = "crate::util::b64")]
+    #[serde(with = "crate::format::b64")]
     pairs: Vec<u8>,
 }
 
@@ -286,7 +287,7 @@ fn save_map(src: &Repository, dst: &Repository, added: &[(BlobId, BlobId)]) -> R
         source: src.config().id.clone(),
         pairs,
     };
-    let bytes = crate::util::seal_json(&dst.keys().meta_key, COPYMAP_CONTEXT, &map);
+    let bytes = crate::format::json::seal_json(&dst.keys().meta_key, COPYMAP_CONTEXT, &map);
     let key = format!(
         "{COPYMAP_PREFIX}{}/{}",
         src.config().id,
@@ -313,7 +314,7 @@ fn load_maps(
         .collect();
     let read = parallel_map(&keys, 8, |k| -> Result<CopyMap> {
         let bytes = dst.storage().read(k)?;
-        crate::util::open_json(&dst.keys().meta_key, COPYMAP_CONTEXT, &bytes, k)
+        crate::format::json::open_json(&dst.keys().meta_key, COPYMAP_CONTEXT, &bytes, k)
     });
     let mut map = HashMap::new();
     for (k, m) in keys.iter().zip(read) {

@@ -274,7 +274,7 @@ pub fn restore(
         .unwrap_or(2)
         .clamp(2, 8)
         * 2;
-    let results = crate::repo::parallel_map(&packs, threads, |(pack, blobs)| -> Result<()> {
+    let results = crate::parallel::parallel_map(&packs, threads, |(pack, blobs)| -> Result<()> {
         opts.cancel.check("restore")?;
         let pack_id = &index.packs[*pack as usize].id;
         let key = pack_key(pack_id);
