@@ -10,6 +10,7 @@ use crate::format::blob::BlobId;
 use crate::format::index::{IndexBlob, IndexPack};
 use crate::format::pack::{pack_key, PackBuilder};
 use crate::format::tree::NodeKind;
+use crate::governance::lock;
 use crate::layers::object_lock::{self, RetainedObject};
 use crate::repo::Repository;
 use lifeboat_storage::WriteOptions;
@@ -104,11 +105,11 @@ pub fn prune_then<T, E: From<Error>>(
     opts: &PruneOptions,
     hook: impl FnOnce(&PruneReport) -> std::result::Result<T, E>,
 ) -> std::result::Result<(PruneReport, T), E> {
-    let wait = crate::governance::lock::wait_time();
+    let wait = lock::wait_time();
     if !opts.dry_run {
         repo.require_may_destroy("prune")?;
     }
-    let _lock = crate::governance::lock::acquire(repo, true, "prune", wait)?;
+    let _lock = lock::acquire(repo, true, "prune", wait)?;
     let report = prune_locked(repo, opts)?;
     opts.cancel.check("prune")?;
     let after = hook(&report)?;

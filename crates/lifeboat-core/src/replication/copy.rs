@@ -1,33 +1,14 @@
-//! `copy`: replicate snapshots (and what they reference) into another repository.
-//!
-//! Blob ids are keyed per repository (keyed BLAKE3 with each repository's own id key), so a copy
-//! cannot move stored blobs as they are: every blob is read and verified with the source keys,
-//! re-identified with the destination's id key, and stored (compressed and encrypted under the
-//! destination keys) unless the destination already has it. Trees name their children by id, so
-//! they are rewritten depth-first with the translated ids; an id map shared by all snapshots of
-//! one run avoids translating a subtree twice.
-//!
-//! The translations of data blobs are kept in the destination (`copymap/<source repository
-//! id>/...`, under the destination's metadata key, written after the snapshot using them), so a
-//! later copy of a mostly unchanged snapshot reads only trees and new data from the source.
-//!
-//! Each copied snapshot records `extra.copied_from = <source snapshot id>`. A source snapshot
-//! whose id is already some destination snapshot's `copied_from` (or whose own `copied_from` is
-//! a destination snapshot, i.e. it was copied from there) is skipped, so copying twice never
-//! duplicates snapshots.
-//!
-//! Write order per snapshot is the backup's: packs, then the index naming them, then the
-//! snapshot ([`BlobSaver`]). When the source turns out damaged (a pack missing or failing
-//! authentication), the copy stops with an error naming the pack; the snapshot being copied is
-//! not written and its packs are not indexed (the next prune of the destination removes them).
-//! Snapshots finished earlier in the same run stay: they are complete.
+//! `copy`: replicate snapshots (and what they reference) into another repository (see the
+//! folder's documentation, [`crate::replication`]).
 
-use crate::archiver::{BlobSaver, Progress};
+use super::copymap::{load_maps, save_map};
+use crate::archiver::{BlobSaver, Progress, SaverTotals};
 use crate::error::{Error, Result};
 use crate::format::blob::{BlobId, BlobType};
 use crate::format::index::Index;
 use crate::format::snapshot::SnapshotEntry;
 use crate::format::tree::{NodeKind, Tree};
+use crate::governance::lock;
 use crate::parallel::parallel_map;
 use crate::repo::Repository;
 use std::collections::{HashMap, HashSet};
@@ -146,14 +127,8 @@ pub fn copy(
             &src.config().id[..10]
         )));
     }
-    let _src_lock = crate::governance::lock::acquire(
-        src,
-        false,
-        "copy (source)",
-        crate::governance::lock::wait_time(),
-    )?;
-    let _dst_lock =
-        crate::governance::lock::acquire(dst, false, "copy", crate::governance::lock::wait_time())?;
+    let _src_lock = lock::acquire(src, false, "copy (source)", lock::wait_time())?;
+    let _dst_lock = lock::acquire(dst, false, "copy", lock::wait_time())?;
     let src_index = src.load_index()?;
     let mut dst_index = dst.load_index()?;
 
@@ -216,7 +191,7 @@ pub fn copy(
                 return Err(stopped(entry, dst, e));
             }
         };
-        let crate::archiver::SaverTotals {
+        let SaverTotals {
             packs,
             bytes_written: written,
             blobs,
@@ -258,85 +233,6 @@ pub fn copy(
         });
     }
     Ok(report)
-}
-
-/// Key prefix of the id maps a copy leaves in the destination (per source repository).
-pub const COPYMAP_PREFIX: &str = "copymap/";
-const COPYMAP_CONTEXT: &[u8] = b"lifeboat copy map";
-
-/// Source blob id -> destination blob id, for blobs a copy stored (metadata envelope under the
-/// destination's metadata key, stored under `copymap/<source repository id>/<sha256>`).
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CopyMap {
-    source: String,
-    /// Concatenated pairs: 32-byte source id || 32-byte destination id.
-    #[serde(with = "crate::format::b64")]
-    pairs: Vec<u8>,
-}
-
-fn save_map(src: &Repository, dst: &Repository, added: &[(BlobId, BlobId)]) -> Result<()> {
-    if added.is_empty() {
-        return Ok(());
-    }
-    let mut pairs = Vec::with_capacity(added.len() * 64);
-    for (s, d) in added {
-        pairs.extend_from_slice(&s.0);
-        pairs.extend_from_slice(&d.0);
-    }
-    let map = CopyMap {
-        source: src.config().id.clone(),
-        pairs,
-    };
-    let bytes = crate::format::json::seal_json(&dst.keys().meta_key, COPYMAP_CONTEXT, &map);
-    let key = format!(
-        "{COPYMAP_PREFIX}{}/{}",
-        src.config().id,
-        crate::format::crypto::sha256_hex(&bytes)
-    );
-    dst.storage()
-        .write(&key, &bytes, &lifeboat_storage::WriteOptions::default())?;
-    Ok(())
-}
-
-/// The data-blob translations earlier copies from `src` left in `dst`, restricted to blobs the
-/// destination still has: later copies then read only trees and new data from the source.
-fn load_maps(
-    src: &Repository,
-    dst: &Repository,
-    dst_index: &Index,
-) -> Result<HashMap<BlobId, BlobId>> {
-    let prefix = format!("{COPYMAP_PREFIX}{}/", src.config().id);
-    let keys: Vec<String> = dst
-        .storage()
-        .list(&prefix)?
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    let read = parallel_map(&keys, 8, |k| -> Result<CopyMap> {
-        let bytes = dst.storage().read(k)?;
-        crate::format::json::open_json(&dst.keys().meta_key, COPYMAP_CONTEXT, &bytes, k)
-    });
-    let mut map = HashMap::new();
-    for (k, m) in keys.iter().zip(read) {
-        let m = match m {
-            Ok(m) if m.source == src.config().id => m,
-            Ok(_) => continue,
-            Err(e) => {
-                tracing::warn!("ignoring copy map {k}: {e}");
-                continue;
-            }
-        };
-        for pair in m.pairs.chunks_exact(64) {
-            let s = BlobId(pair[..32].try_into().expect("32 bytes"));
-            let d = BlobId(pair[32..].try_into().expect("32 bytes"));
-            // Data blobs only: trees are small and re-translated (and deduplicated), so a tree
-            // whose children a prune removed can never be taken for complete.
-            if dst_index.get(&d).is_some_and(|l| l.kind == BlobType::Data) {
-                map.insert(s, d);
-            }
-        }
-    }
-    Ok(map)
 }
 
 fn stopped(entry: &SnapshotEntry, dst: &Repository, e: Error) -> Error {

@@ -1,74 +1,19 @@
-//! Reading data back out: listing (`ls`), `restore` to a directory and `dump` to a writer.
-//!
-//! Every blob is authenticated, decompressed and checked against its id before a single byte of
-//! it is written; a damaged blob stops the restore with an error naming the file and the pack.
+//! `restore`: writes a snapshot (or parts of it) into a directory, pack by pack.
 
+use super::walk::walk;
 use crate::error::{Error, Result};
 use crate::format::blob::{self, BlobId};
-use crate::format::index::Index;
 use crate::format::pack::pack_key;
-use crate::format::snapshot::SnapshotEntry;
+use crate::format::snapshot::{SnapshotEntry, StreamInfo};
 use crate::format::tree::{Node, NodeKind};
+use crate::parallel::parallel_map;
 use crate::repo::Repository;
 use std::collections::HashMap;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// Visits every node under `tree`, depth first, with its path relative to the snapshot root.
-/// The callback returns `false` to skip a directory's contents.
-pub fn walk(
-    repo: &Repository,
-    index: &Index,
-    tree: &BlobId,
-    prefix: &Path,
-    f: &mut dyn FnMut(&Path, &Node) -> Result<bool>,
-) -> Result<()> {
-    let t = repo.read_tree(index, tree)?;
-    for node in &t.nodes {
-        let path = prefix.join(node.os_name());
-        let descend = f(&path, node)?;
-        if descend && node.kind() == NodeKind::Dir {
-            if let Some(sub) = &node.subtree {
-                walk(repo, index, sub, &path, f)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Finds the node at `path` (absolute, as in the snapshot) under the root tree.
-pub fn find_node(
-    repo: &Repository,
-    index: &Index,
-    snapshot: &SnapshotEntry,
-    path: &str,
-) -> Result<Node> {
-    let mut tree = repo.read_tree(index, &snapshot.snapshot.tree)?;
-    let not_found = || Error::PathNotInSnapshot {
-        path: path.to_string(),
-        snapshot: snapshot.short_id().to_string(),
-    };
-    let comps: Vec<_> = Path::new(path)
-        .components()
-        .filter(|c| matches!(c, std::path::Component::Normal(_)))
-        .collect();
-    if comps.is_empty() {
-        return Err(not_found());
-    }
-    for (i, c) in comps.iter().enumerate() {
-        let node = tree.find(c.as_os_str()).ok_or_else(not_found)?.clone();
-        if i + 1 == comps.len() {
-            return Ok(node);
-        }
-        let sub = node.subtree.ok_or_else(not_found)?;
-        tree = repo.read_tree(index, &sub)?;
-    }
-    Err(not_found())
-}
 
 /// Restore options.
 #[derive(Clone, Debug, Default)]
@@ -274,7 +219,7 @@ pub fn restore(
         .unwrap_or(2)
         .clamp(2, 8)
         * 2;
-    let results = crate::parallel::parallel_map(&packs, threads, |(pack, blobs)| -> Result<()> {
+    let results = parallel_map(&packs, threads, |(pack, blobs)| -> Result<()> {
         opts.cancel.check("restore")?;
         let pack_id = &index.packs[*pack as usize].id;
         let key = pack_key(pack_id);
@@ -359,7 +304,7 @@ pub fn restore(
 }
 
 /// Re-reads a restored stream and compares its size and SHA-256 with the snapshot's record.
-fn verify_restored_stream(target: &Path, s: &crate::format::snapshot::StreamInfo) -> Result<()> {
+fn verify_restored_stream(target: &Path, s: &StreamInfo) -> Result<()> {
     use sha2::Digest;
     let path = target.join(&s.name);
     if !path.exists() {
@@ -411,71 +356,4 @@ fn restore_owner(path: &Path, node: &Node, symlink: bool) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Writes one file (or a stream snapshot's stream) to `out`, verifying every blob, and for
-/// streams the recorded size and SHA-256. `path` may be omitted for stream snapshots.
-pub fn dump(
-    repo: &Repository,
-    snapshot: &SnapshotEntry,
-    path: Option<&str>,
-    out: &mut dyn Write,
-) -> Result<u64> {
-    use sha2::Digest;
-    let index = repo.load_index()?;
-    let (node, display) = match path {
-        Some(p) => (find_node(repo, &index, snapshot, p)?, p.to_string()),
-        None => match &snapshot.snapshot.stream {
-            Some(s) => (find_node(repo, &index, snapshot, &s.name)?, s.name.clone()),
-            None => {
-                return Err(Error::Invalid(format!(
-                "snapshot {} holds files: give the path of a file to dump (see `lifeboat ls {}`)",
-                snapshot.short_id(),
-                snapshot.short_id()
-            )))
-            }
-        },
-    };
-    if node.kind() != NodeKind::File {
-        return Err(Error::Invalid(format!(
-            "{display} is not a regular file; use `lifeboat restore` for directories"
-        )));
-    }
-    let mut hasher = sha2::Sha256::new();
-    let mut total = 0u64;
-    for id in &node.content {
-        let data = repo.read_blob(&index, id).map_err(|e| match e {
-            Error::Corrupt { object, detail } => {
-                Error::corrupt(object, format!("{detail} (while dumping {display})"))
-            }
-            other => other,
-        })?;
-        hasher.update(&data);
-        total += data.len() as u64;
-        out.write_all(&data)
-            .map_err(|e| Error::io("writing output of", &display, e))?;
-    }
-    out.flush()
-        .map_err(|e| Error::io("writing output of", &display, e))?;
-    if total != node.size {
-        return Err(Error::VerificationFailed {
-            what: display,
-            detail: format!("recorded size {} but {} bytes were read", node.size, total),
-        });
-    }
-    if let Some(s) = &snapshot.snapshot.stream {
-        if path.is_none() || path == Some(s.name.as_str()) {
-            let got = hex::encode(hasher.finalize());
-            if got != s.sha256 || total != s.size {
-                return Err(Error::VerificationFailed {
-                    what: format!("stream {}", s.name),
-                    detail: format!(
-                        "recorded sha256 {} ({} bytes), got {got} ({total} bytes)",
-                        s.sha256, s.size
-                    ),
-                });
-            }
-        }
-    }
-    Ok(total)
 }
