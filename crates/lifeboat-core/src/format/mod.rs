@@ -1,4 +1,14 @@
-//! The repository format: how every object lifeboat stores is encoded.
+//! The repository format (`docs/design/repository.md` and the specs extending it): how every
+//! object lifeboat stores is encoded, and single objects read or written given a storage and
+//! keys. Nothing here knows the [`Repository`](crate::Repository) handle.
+//!
+//! - Keys: [`config`] (public parameters), [`crypto`] (key hierarchy, envelopes), [`keys`] (key
+//!   files), [`writeonly`] (the recipient envelope, the identity, write-only key files).
+//! - Encodings: [`json`] (sealed JSON objects), [`b64`] (bytes in JSON).
+//! - Data: [`chunker`], [`blob`], [`zblob`] and [`dict`] (compression), [`pack`], [`index`].
+//! - Manifests: [`tree`], [`snapshot`].
+//! - Governance records: [`mode`] (mode records), [`journal`] (journal records).
+
 pub mod b64;
 pub mod blob;
 pub mod chunker;

@@ -255,7 +255,7 @@ pub(crate) fn ensure_identity(storage: &dyn WriteStorage, keys: &MasterKeys) -> 
 }
 
 /// A new write-only key file under `password` for the repository `repository_id` whose
-/// recipient is `recipient` ([`ensure_identity`]): returns `(key id, file bytes)`.
+/// recipient is `recipient` (made by `ensure_identity`): returns `(key id, file bytes)`.
 pub fn wrap_write_only(
     keys: &MasterKeys,
     repository_id: &str,
