@@ -29,10 +29,14 @@
 //!    (`replication/` stores blobs with the archiver's `BlobSaver`).
 //!
 //! Within a folder, modules may use each other. Unit tests (`#[cfg(test)]`) may reach up: some
-//! exercise a module through the operations that use it. So a check that must see the journal
-//! is the checker's (it calls the journal), and an enforcement the repository handle applies
-//! on every write reads its record through `format/` (`Repository::require_writable` reads the
-//! mode record with [`format::mode::read_newest`]).
+//! exercise a module through the operations that use it. `tests/layering.rs` checks the rule.
+//!
+//! What the rule means in practice: a check that reads the journal is the checker's, calling the
+//! journal (not the journal calling the checker); a rule the repository handle enforces on every
+//! write reads its record through `format/`, not `governance/` (`Repository::require_writable`
+//! reads the newest mode record with [`format::mode::read_newest`]); a storage layer the handle
+//! stacks on open lives below it (`layers/`), and the check of what that layer wrote lives in the
+//! checker (`checker/retention.rs`).
 //!
 //! # Stable paths
 //!
