@@ -1,17 +1,24 @@
-//! The repository handle: open/init, keys, metadata objects, blob reads.
+//! The repository handle: open/init, keys, metadata objects, blob reads, and the checks every
+//! write goes through (mode, key scope).
 
-use crate::blob::{self, BlobId, BlobType};
-use crate::config::{Config, CONFIG_KEY};
-use crate::crypto::{sha256_hex, MasterKeys};
-use crate::dict::{dict_key, DictId, DictSource, EncoderDict, DICT_CONTEXT};
 use crate::error::{Error, Result};
-use crate::index::{Index, IndexFile, IndexPack, INDEX_CONTEXT};
-use crate::keys::KeyFile;
-use crate::pack::pack_key;
-use crate::snapshot::{Snapshot, SnapshotEntry, SNAPSHOT_CONTEXT};
-use crate::tree::Tree;
-use crate::util::{open_json, seal_json};
+use crate::format::blob::{self, BlobId, BlobType};
+use crate::format::config::{Config, CONFIG_KEY};
+use crate::format::crypto::{sha256_hex, MasterKeys};
+use crate::format::dict::{dict_key, DictId, DictSource, EncoderDict, DICT_CONTEXT};
+use crate::format::index::{Index, IndexFile, IndexPack, INDEX_CONTEXT};
+use crate::format::json::{open_json, open_json_data, seal_json, seal_json_data};
+use crate::format::keys::KeyFile;
+use crate::format::mode::Mode;
+use crate::format::pack::pack_key;
+use crate::format::snapshot::{Snapshot, SnapshotEntry, SNAPSHOT_CONTEXT};
+use crate::format::tree::Tree;
+use crate::format::writeonly::KeyScope;
+use crate::layers::object_lock;
 use lifeboat_storage::{ErrorKind, Storage, WriteOptions};
+
+// Stable path `lifeboat_core::repo::parallel_map` (the function lives in `crate::parallel`).
+pub use crate::parallel::parallel_map;
 
 /// An open repository: storage plus the unlocked keys.
 #[derive(Debug)]
@@ -21,7 +28,7 @@ pub struct Repository {
     keys: MasterKeys,
     key_id: String,
     tree_packs: TreePackCache,
-    dicts: crate::dict::DictCache,
+    dicts: crate::format::dict::DictCache,
 }
 
 /// Whole tree packs kept in memory while a command runs: directory listings are read many
@@ -78,47 +85,13 @@ pub struct KeyDescription {
     pub created: String,
 }
 
-/// Runs `f` over `items` on up to `threads` threads, keeping order.
-pub fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    if items.len() <= 1 || threads <= 1 {
-        return items.iter().map(&f).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<R>>> =
-        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..threads.min(items.len()) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= items.len() {
-                    return;
-                }
-                let r = f(&items[i]);
-                *results[i].lock().expect("result slot") = Some(r);
-            });
-        }
-    });
-    results
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .expect("result slot")
-                .expect("every item mapped")
-        })
-        .collect()
-}
-
 impl Repository {
     /// Creates a new repository at `storage` with one passphrase key.
     pub fn init(storage: Storage, password: &[u8], config: Config) -> Result<Repository> {
         if config.object_lock.is_some() {
-            crate::retention_layer::require_capability(storage.as_ref())?;
+            object_lock::require_capability(storage.as_ref())?;
         }
-        let storage = crate::retention_layer::apply(storage, config.object_lock.as_ref());
+        let storage = object_lock::apply(storage, config.object_lock.as_ref());
         match storage.stat(CONFIG_KEY) {
             Ok(_) => {
                 return Err(Error::AlreadyInitialized {
@@ -172,16 +145,16 @@ impl Repository {
         };
         let config: Config = serde_json::from_slice(&bytes)
             .map_err(|e| Error::corrupt(CONFIG_KEY, format!("bad config JSON: {e}")))?;
-        if config.format != crate::config::FORMAT {
+        if config.format != crate::format::config::FORMAT {
             return Err(Error::NotARepository {
                 location: storage.location(),
             });
         }
-        if config.version > crate::config::VERSION {
+        if config.version > crate::format::config::VERSION {
             return Err(Error::Invalid(format!(
                 "repository format version {} is newer than this lifeboat supports ({}); upgrade lifeboat",
                 config.version,
-                crate::config::VERSION
+                crate::format::config::VERSION
             )));
         }
         Ok(config)
@@ -190,7 +163,7 @@ impl Repository {
     /// Opens an existing repository with a password.
     pub fn open(storage: Storage, password: &[u8]) -> Result<Repository> {
         let config = Self::read_config(&storage)?;
-        let storage = crate::retention_layer::apply(storage, config.object_lock.as_ref());
+        let storage = object_lock::apply(storage, config.object_lock.as_ref());
         let key_objects = storage.list("keys/")?;
         let mut tried = 0;
         for obj in &key_objects {
@@ -206,8 +179,13 @@ impl Repository {
             };
             tried += 1;
             let keys = match file.unwrap(password, &config.id, &id)? {
-                Some(keys) => Some(crate::writeonly::load_identity(storage.as_ref(), keys)?),
-                None => crate::writeonly::unwrap_write_only(&file, password, &config.id, &id)?,
+                Some(keys) => Some(crate::format::writeonly::load_identity(
+                    storage.as_ref(),
+                    keys,
+                )?),
+                None => {
+                    crate::format::writeonly::unwrap_write_only(&file, password, &config.id, &id)?
+                }
             };
             if let Some(keys) = keys {
                 return Ok(Repository {
@@ -246,22 +224,42 @@ impl Repository {
         &self.key_id
     }
 
-    /// Refuses `operation`, a write that adds data, in read-only mode (see [`crate::mode`]).
+    /// Refuses `operation`, a write that adds data, in read-only mode (see
+    /// [`crate::governance::mode`]).
     pub fn require_writable(&self, operation: &str) -> Result<()> {
-        crate::mode::require_writable(self, operation)
+        self.require_mode(operation, &[Mode::Normal, Mode::Degraded])
     }
 
     /// Refuses `operation`, which destroys data, unless the repository is in normal mode
-    /// (see [`crate::mode`]).
+    /// (see [`crate::governance::mode`]).
     pub fn require_may_destroy(&self, operation: &str) -> Result<()> {
-        crate::mode::require_may_destroy(self, operation)
+        self.require_mode(operation, &[Mode::Normal])
+    }
+
+    /// Refuses `operation` unless the current mode is one of `allowed`; an unreadable mode
+    /// record refuses everything (fails closed).
+    fn require_mode(&self, operation: &str, allowed: &[Mode]) -> Result<()> {
+        let mode = crate::format::mode::read_newest(self.storage.as_ref(), &self.keys.meta_key)
+            .map(|r| r.map_or(Mode::Normal, |r| r.mode))
+            .map_err(|e| Error::ReadOnly {
+                mode: format!("an unknown ({e})"),
+                operation: format!("{operation} (refused until the mode record is readable again)"),
+            })?;
+        if allowed.contains(&mode) {
+            Ok(())
+        } else {
+            Err(Error::ReadOnly {
+                mode: mode.name().into(),
+                operation: operation.into(),
+            })
+        }
     }
 
     /// Refuses `operation` unless the repository was opened with a full key (see
-    /// [`crate::writeonly`]).
+    /// [`crate::format::writeonly`]).
     pub fn require_full_key(&self, operation: &str) -> Result<()> {
         match self.keys.scope {
-            crate::writeonly::KeyScope::Full => Ok(()),
+            KeyScope::Full => Ok(()),
             scope => Err(Error::InsufficientKey {
                 operation: operation.into(),
                 scope: scope.name().into(),
@@ -271,7 +269,7 @@ impl Repository {
 
     /// True when the repository was opened with a write-only key.
     pub fn is_write_only(&self) -> bool {
-        self.keys.scope == crate::writeonly::KeyScope::WriteOnly
+        self.keys.scope == KeyScope::WriteOnly
     }
 
     // ---- keys ----
@@ -505,7 +503,7 @@ impl Repository {
     /// Stores a dictionary; returns its id. Idempotent: the same bytes sealed again get a
     /// new nonce and so a new id, which is harmless (a repository may hold several).
     pub fn write_dict(&self, dict: &[u8]) -> Result<DictId> {
-        crate::dict::store(&self.storage, &self.keys, dict)
+        crate::format::dict::store(&self.storage, &self.keys, dict)
     }
 
     /// The dictionary new data blobs should be compressed with: the repository's first intact
@@ -538,7 +536,7 @@ impl Repository {
 
     /// Writes a snapshot; returns its id.
     pub fn save_snapshot(&self, snapshot: &Snapshot) -> Result<String> {
-        let bytes = crate::writeonly::seal_json_data(&self.keys, SNAPSHOT_CONTEXT, snapshot);
+        let bytes = seal_json_data(&self.keys, SNAPSHOT_CONTEXT, snapshot);
         let id = sha256_hex(&bytes);
         self.storage
             .write(&format!("snapshots/{id}"), &bytes, &WriteOptions::default())?;
@@ -558,7 +556,7 @@ impl Repository {
                 "content does not match its name (SHA-256)",
             ));
         }
-        crate::writeonly::open_json_data(&self.keys, SNAPSHOT_CONTEXT, &bytes, &key)
+        open_json_data(&self.keys, SNAPSHOT_CONTEXT, &bytes, &key)
     }
 
     /// Lists snapshot ids.
@@ -626,10 +624,10 @@ impl Repository {
     pub fn remove_snapshot(&self, id: &str) -> Result<()> {
         self.require_may_destroy("forget")?;
         let key = format!("snapshots/{id}");
-        if let Some(until) = crate::retention_layer::retained_until(self.storage.as_ref(), &key)? {
+        if let Some(until) = object_lock::retained_until(self.storage.as_ref(), &key)? {
             return Err(Error::Retained {
                 object: key,
-                until: crate::retention_layer::format_time(until),
+                until: object_lock::format_time(until),
             });
         }
         self.storage.remove(&key)?;
@@ -640,5 +638,27 @@ impl Repository {
 impl DictSource for Repository {
     fn dict_prefix(&self, id: &DictId) -> Result<std::sync::Arc<Vec<u8>>> {
         self.dicts.get_or_load(id, || self.read_dict(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::object_lock::emulated::LockingMemory;
+    use crate::layers::object_lock::parse_object_lock;
+    use std::sync::Arc;
+
+    #[test]
+    fn init_requires_object_lock_capability() {
+        std::env::set_var("LIFEBOAT_INSECURE_TEST_KDF", "1");
+        let store = Arc::new(LockingMemory {
+            no_lock: true,
+            ..Default::default()
+        });
+        let mut config = Config::new();
+        config.object_lock = Some(parse_object_lock("GOVERNANCE:1").unwrap());
+        let e = Repository::init(store.clone(), b"pw", config).unwrap_err();
+        assert!(e.to_string().contains("bucket without object lock"), "{e}");
+        assert!(store.objects.lock().unwrap().is_empty(), "nothing written");
     }
 }

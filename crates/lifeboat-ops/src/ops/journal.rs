@@ -7,6 +7,8 @@ use lifeboat_core::Repository;
 use serde::Serialize;
 
 /// One journal entry as listed: the record, or why it cannot be read.
+// Listed once per record for output: the unboxed record keeps the type simple for callers.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
 pub enum Listed {

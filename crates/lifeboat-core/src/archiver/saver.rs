@@ -1,0 +1,338 @@
+//! The saver pipeline: deduplicates blobs, and compresses, encrypts, packs and uploads them on
+//! background threads.
+
+use super::dictionary::{encode_data_or_tree, Trainer};
+use super::Progress;
+use crate::error::{Error, Result};
+use crate::format::blob::{BlobId, BlobType};
+use crate::format::chunker;
+use crate::format::crypto::MasterKeys;
+use crate::format::dict::{DictId, EncoderDict};
+use crate::format::index::{Index, IndexPack};
+use crate::format::pack::{pack_key, FinishedPack, PackBuilder};
+use crate::repo::Repository;
+use crossbeam_channel::{bounded, Receiver, Sender};
+use lifeboat_storage::{Storage, WriteOptions};
+use std::collections::HashSet;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// One blob for the workers.
+pub(super) struct Job {
+    pub(super) kind: BlobType,
+    pub(super) id: BlobId,
+    pub(super) data: Vec<u8>,
+}
+
+/// Shared state of the writer pipeline.
+pub(super) struct Shared {
+    pub(super) storage: Storage,
+    pub(super) keys: MasterKeys,
+    pub(super) level: i32,
+    pub(super) pack_size: usize,
+    pub(super) new_packs: Mutex<Vec<IndexPack>>,
+    pub(super) error: Mutex<Option<Error>>,
+    pub(super) failed: AtomicBool,
+    pub(super) error_text: Mutex<String>,
+    pub(super) bytes_written: AtomicU64,
+    pub(super) blobs_added: AtomicU64,
+    pub(super) raw_added: AtomicU64,
+    pub(super) progress: Arc<Progress>,
+    /// The compression dictionary for data blobs, once there is one ([`crate::format::dict`]).
+    pub(super) dict: OnceLock<EncoderDict>,
+    /// Set once a blob has been compressed with `dict`.
+    pub(super) dict_used: AtomicBool,
+    /// Every [`DICT_PROBE_EVERY`](super::dictionary::DICT_PROBE_EVERY)th data blob is
+    /// compressed with and without the dictionary: bytes with, bytes without, blobs probed.
+    /// When the dictionary costs more than it saves on this session's data, `dict_off` stops
+    /// its use.
+    pub(super) dict_probe: Mutex<(u64, u64, u32)>,
+    pub(super) dict_off: AtomicBool,
+    pub(super) data_blobs: AtomicU64,
+}
+
+impl Shared {
+    pub(super) fn fail(&self, e: Error) {
+        let mut slot = self.error.lock().expect("error slot");
+        if !self.failed.swap(true, Ordering::SeqCst) {
+            *self.error_text.lock().expect("error text") = e.to_string();
+            *slot = Some(e);
+        }
+    }
+    pub(super) fn failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
+}
+
+/// What a [`BlobSaver`] stored.
+#[derive(Debug)]
+pub struct SaverTotals {
+    /// Index entries of the new packs.
+    pub packs: Vec<IndexPack>,
+    /// Bytes of packs written.
+    pub bytes_written: u64,
+    /// Blobs added.
+    pub blobs: u64,
+    /// Plaintext bytes of the blobs added.
+    pub raw: u64,
+    /// The compression dictionary data blobs were compressed with, if any.
+    pub dictionary: Option<DictId>,
+}
+
+/// Deduplicating blob writer: compresses, encrypts, packs and uploads on background threads.
+pub struct BlobSaver<'a> {
+    index: &'a Index,
+    known: Mutex<HashSet<BlobId>>,
+    pub(super) shared: Arc<Shared>,
+    jobs: Option<Sender<Job>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    uploaders: Vec<std::thread::JoinHandle<()>>,
+    /// Trains a compression dictionary (when the repository has none yet).
+    trainer: Trainer,
+}
+
+impl<'a> BlobSaver<'a> {
+    /// Starts the pipeline for `repo`, deduplicating against `index`. Fails only when the
+    /// repository's compression dictionary cannot be read.
+    pub fn new(repo: &Repository, index: &'a Index, progress: Arc<Progress>) -> Result<Self> {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 8);
+        let shared = Arc::new(Shared {
+            storage: repo.storage().clone(),
+            keys: repo.keys().clone(),
+            level: repo.config().compression_level,
+            pack_size: repo.config().pack_size as usize,
+            new_packs: Mutex::new(Vec::new()),
+            error: Mutex::new(None),
+            failed: AtomicBool::new(false),
+            error_text: Mutex::new(String::new()),
+            bytes_written: AtomicU64::new(0),
+            blobs_added: AtomicU64::new(0),
+            raw_added: AtomicU64::new(0),
+            progress,
+            dict: OnceLock::new(),
+            dict_used: AtomicBool::new(false),
+            dict_probe: Mutex::new((0, 0, 0)),
+            dict_off: AtomicBool::new(false),
+            data_blobs: AtomicU64::new(0),
+        });
+        let mut collect_samples = false;
+        match repo.current_encoder_dict()? {
+            Some(d) => {
+                let _ = shared.dict.set(d);
+            }
+            None if repo.config().compression_dictionary
+                && repo.config().compression_level > 0
+                && !repo.is_write_only() =>
+            {
+                collect_samples = true;
+            }
+            None => {}
+        }
+        let (job_tx, job_rx) = bounded::<Job>(threads * 16);
+        let (pack_tx, pack_rx) = bounded::<FinishedPack>(2);
+        let workers = (0..threads)
+            .map(|_| {
+                let (rx, tx, sh) = (job_rx.clone(), pack_tx.clone(), shared.clone());
+                std::thread::spawn(move || worker(rx, tx, sh))
+            })
+            .collect();
+        drop(pack_tx);
+        let uploaders = (0..3)
+            .map(|_| {
+                let (rx, sh) = (pack_rx.clone(), shared.clone());
+                std::thread::spawn(move || uploader(rx, sh))
+            })
+            .collect();
+        Ok(BlobSaver {
+            index,
+            known: Mutex::new(HashSet::new()),
+            shared,
+            jobs: Some(job_tx),
+            workers,
+            uploaders,
+            trainer: Trainer::new(collect_samples),
+        })
+    }
+
+    pub(super) fn check_failed(&self) -> Result<()> {
+        if self.shared.failed() {
+            if self.shared.progress.cancel.is_cancelled() {
+                return Err(Error::Cancelled {
+                    operation: "backup".into(),
+                });
+            }
+            // The first caller gets the real error; later callers its text.
+            let taken = self.shared.error.lock().expect("error slot").take();
+            return Err(taken.unwrap_or_else(|| {
+                Error::Invalid(self.shared.error_text.lock().expect("error text").clone())
+            }));
+        }
+        Ok(())
+    }
+
+    /// Stores a blob unless the repository already has it; returns its id.
+    pub fn save(&self, kind: BlobType, data: Vec<u8>) -> Result<BlobId> {
+        let id = self.shared.keys.blob_id(&data);
+        self.save_with_id(kind, id, data)?;
+        Ok(id)
+    }
+
+    /// Fails with [`Error::Cancelled`] (and stops the pipeline) once the backup is cancelled.
+    pub fn check_cancelled(&self) -> Result<()> {
+        if self.shared.progress.cancel.is_cancelled() {
+            self.shared.fail(Error::Cancelled {
+                operation: "backup".into(),
+            });
+        }
+        self.check_failed()
+    }
+
+    fn save_with_id(&self, kind: BlobType, id: BlobId, data: Vec<u8>) -> Result<()> {
+        self.check_cancelled()?;
+        if self.index.contains(&id) || !self.known.lock().expect("known set").insert(id) {
+            return Ok(());
+        }
+        if kind == BlobType::Data {
+            self.trainer.sample(&data, &self.shared);
+        }
+        let sent = self
+            .jobs
+            .as_ref()
+            .expect("saver is open")
+            .send(Job { kind, id, data });
+        if sent.is_err() {
+            self.check_failed()?;
+        }
+        Ok(())
+    }
+
+    /// True when the blob is in the repository or queued in this session.
+    pub fn has(&self, id: &BlobId) -> bool {
+        self.index.contains(id) || self.known.lock().expect("known set").contains(id)
+    }
+
+    /// Chunks `reader` and stores every chunk; returns the content ids and byte count.
+    /// `size_hint` (a file's size) lets small inputs use a small chunking window.
+    pub fn save_stream<R: Read>(
+        &self,
+        reader: R,
+        params: &crate::format::config::ChunkerParams,
+        size_hint: Option<u64>,
+    ) -> std::io::Result<(Vec<BlobId>, u64)> {
+        let mut ids = Vec::new();
+        let mut total = 0u64;
+        let seed = self.shared.keys.chunker_seed;
+        for chunk in chunker::stream_sized(reader, params, seed, size_hint) {
+            let chunk = chunk?;
+            total += chunk.len() as u64;
+            self.shared
+                .progress
+                .bytes
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            let id = self.shared.keys.blob_id(&chunk);
+            self.save_with_id(BlobType::Data, id, chunk)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            ids.push(id);
+        }
+        Ok((ids, total))
+    }
+
+    /// Waits for every blob to be stored and returns the new packs' index entries.
+    /// On any failure returns the first error; nothing is indexed then.
+    pub fn finish(mut self) -> Result<SaverTotals> {
+        self.trainer.join();
+        drop(self.jobs.take());
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+        for u in self.uploaders.drain(..) {
+            let _ = u.join();
+        }
+        self.check_failed()?;
+        let sh = &self.shared;
+        Ok(SaverTotals {
+            packs: std::mem::take(&mut *sh.new_packs.lock().expect("packs")),
+            bytes_written: sh.bytes_written.load(Ordering::Relaxed),
+            blobs: sh.blobs_added.load(Ordering::Relaxed),
+            raw: sh.raw_added.load(Ordering::Relaxed),
+            dictionary: sh
+                .dict
+                .get()
+                .filter(|_| sh.dict_used.load(Ordering::SeqCst))
+                .map(|d| d.id),
+        })
+    }
+}
+
+impl Drop for BlobSaver<'_> {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        self.shared.fail(Error::Invalid("backup aborted".into()));
+        self.trainer.join();
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+        for u in self.uploaders.drain(..) {
+            let _ = u.join();
+        }
+    }
+}
+
+/// Compresses and encrypts blobs into packs. Tree blobs go to packs of their own, so that
+/// reading directory listings (change detection, restore planning, `ls`) fetches small packs
+/// instead of ranges scattered through data packs.
+fn worker(rx: Receiver<Job>, tx: Sender<FinishedPack>, sh: Arc<Shared>) {
+    let new_pack = |kind: BlobType| match kind {
+        BlobType::Data => PackBuilder::with_capacity(sh.pack_size + (1 << 20)),
+        BlobType::Tree => PackBuilder::with_capacity(1 << 20),
+    };
+    let mut packs = [new_pack(BlobType::Data), new_pack(BlobType::Tree)];
+    for job in rx {
+        if sh.failed() {
+            continue; // drain so the sender never blocks
+        }
+        let stored = encode_data_or_tree(&sh, &job);
+        let slot = job.kind.code() as usize;
+        packs[slot].add(job.kind, job.id, &stored, job.data.len());
+        sh.blobs_added.fetch_add(1, Ordering::Relaxed);
+        sh.raw_added
+            .fetch_add(job.data.len() as u64, Ordering::Relaxed);
+        if packs[slot].len() >= sh.pack_size {
+            let full = std::mem::replace(&mut packs[slot], new_pack(job.kind));
+            if tx.send(full.finish(&sh.keys.meta_key)).is_err() {
+                return;
+            }
+        }
+    }
+    for pack in packs {
+        if !pack.is_empty() && !sh.failed() {
+            let _ = tx.send(pack.finish(&sh.keys.meta_key));
+        }
+    }
+}
+
+fn uploader(rx: Receiver<FinishedPack>, sh: Arc<Shared>) {
+    for pack in rx {
+        if sh.failed() {
+            continue;
+        }
+        match sh
+            .storage
+            .write(&pack_key(&pack.id), &pack.bytes, &WriteOptions::default())
+        {
+            Ok(()) => {
+                sh.bytes_written
+                    .fetch_add(pack.bytes.len() as u64, Ordering::Relaxed);
+                sh.progress
+                    .bytes_written
+                    .fetch_add(pack.bytes.len() as u64, Ordering::Relaxed);
+                sh.new_packs.lock().expect("packs").push(pack.index);
+            }
+            Err(e) => sh.fail(e.into()),
+        }
+    }
+}

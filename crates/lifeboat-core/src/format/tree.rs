@@ -1,0 +1,135 @@
+//! Trees: serialized directory listings, stored as tree blobs.
+//!
+//! A tree blob's plaintext is JSON `{"nodes": [Node, ...]}` with nodes sorted by name bytes.
+//! Names that are not valid UTF-8 are kept losslessly in `name_b64` (and `name` holds a lossy
+//! rendering for display); the same applies to symlink targets.
+
+use crate::format::blob::BlobId;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+/// Node type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    /// Regular file (or a stream).
+    File,
+    /// Directory.
+    Dir,
+    /// Symbolic link.
+    Symlink,
+}
+
+/// One directory entry.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Node {
+    /// Name (lossy UTF-8 when `name_b64` is set).
+    pub name: String,
+    /// Exact name bytes when the name is not valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_b64: Option<String>,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: Option<NodeKind>,
+    /// Permission bits (st_mode & 0o7777).
+    pub mode: u32,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    /// Status change time, nanoseconds since the Unix epoch (change detection only).
+    pub ctime_ns: i64,
+    /// Owner uid.
+    pub uid: u32,
+    /// Owner gid.
+    pub gid: u32,
+    /// Inode number (change detection only).
+    pub inode: u64,
+    /// Device id (change detection, `--one-file-system`).
+    pub device: u64,
+    /// File size in bytes.
+    pub size: u64,
+    /// Symlink target (lossy UTF-8 when `link_target_b64` is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_target: Option<String>,
+    /// Exact symlink target bytes when not valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_target_b64: Option<String>,
+    /// Content blobs of a file, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub content: Vec<BlobId>,
+    /// Tree blob of a directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtree: Option<BlobId>,
+}
+
+fn encode_os(s: &OsStr) -> (String, Option<String>) {
+    match s.to_str() {
+        Some(u) => (u.to_string(), None),
+        None => (
+            s.to_string_lossy().into_owned(),
+            Some(base64::engine::general_purpose::STANDARD.encode(s.as_bytes())),
+        ),
+    }
+}
+
+fn decode_os(s: &str, b64: &Option<String>) -> OsString {
+    match b64 {
+        Some(b) => match base64::engine::general_purpose::STANDARD.decode(b) {
+            Ok(bytes) => OsString::from_vec(bytes),
+            Err(_) => OsString::from(s),
+        },
+        None => OsString::from(s),
+    }
+}
+
+impl Node {
+    /// Sets the name from raw bytes.
+    pub fn set_name(&mut self, name: &OsStr) {
+        (self.name, self.name_b64) = encode_os(name);
+    }
+
+    /// The exact name.
+    pub fn os_name(&self) -> OsString {
+        decode_os(&self.name, &self.name_b64)
+    }
+
+    /// Sets the symlink target.
+    pub fn set_link_target(&mut self, target: &OsStr) {
+        let (t, b) = encode_os(target);
+        self.link_target = Some(t);
+        self.link_target_b64 = b;
+    }
+
+    /// The exact symlink target.
+    pub fn os_link_target(&self) -> OsString {
+        decode_os(
+            self.link_target.as_deref().unwrap_or(""),
+            &self.link_target_b64,
+        )
+    }
+
+    /// The node's kind, defaulting to file.
+    pub fn kind(&self) -> NodeKind {
+        self.kind.unwrap_or(NodeKind::File)
+    }
+}
+
+/// A directory listing.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Tree {
+    /// Entries, sorted by name bytes.
+    pub nodes: Vec<Node>,
+}
+
+impl Tree {
+    /// Serialized form (the tree blob's plaintext).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("tree serializes")
+    }
+
+    /// Looks up a child by exact name.
+    pub fn find(&self, name: &OsStr) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.os_name() == name)
+    }
+}
