@@ -128,7 +128,7 @@ impl Session {
         if let Some(config) = self.config()? {
             if config.repositories.len() == 1 {
                 let r = config.repositories.values().next().expect("one");
-                return Ok(configured(r)?);
+                return configured(r);
             }
         }
         Err(OpsError::NoRepository.into())

@@ -246,8 +246,7 @@ fn attempt(
         }
         Operation::KeyPasswd => {
             let mut r = Repository::open(repo.storage().clone(), PASSWORD).unwrap();
-            let res = lifeboat_ops::keys::passwd(&ctx, &mut r, PASSWORD).map(drop);
-            res
+            lifeboat_ops::keys::passwd(&ctx, &mut r, PASSWORD).map(drop)
         }
         Operation::ModeShow => lifeboat_ops::mode::show(&ctx, repo).map(drop),
         Operation::ModeSet => {

@@ -9,6 +9,8 @@ use serde::Serialize;
 /// One journal entry as listed: the record, or why it cannot be read.
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
+// Nearly every entry is a readable record: boxing it would only add an allocation per entry.
+#[allow(clippy::large_enum_variant)]
 pub enum Listed {
     /// A readable record.
     Record(Record),
