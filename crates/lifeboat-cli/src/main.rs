@@ -56,7 +56,7 @@ fn run(s: &Session, command: &Command) -> anyhow::Result<i32> {
         Command::Key(k) => cmd::key::run(s, k),
         Command::Unlock(a) => cmd::unlock::run(s, a),
         Command::WalPush(a) => cmd::wal::push(s, a),
-        Command::WalFetch(a) => cmd::wal::fetch(s, a),
+        Command::WalFetch(a) => cmd::wal::fetch(s, a, command),
         Command::Wal(c) => cmd::wal::run(s, c),
         Command::Copy(a) => cmd::copy::run(s, a),
         Command::Journal(a) => cmd::journal::run(s, a),

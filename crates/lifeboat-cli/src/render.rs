@@ -60,28 +60,43 @@ pub fn hint_text(hint: &Hint, command: &Command) -> String {
     text.to_string()
 }
 
+/// What to do about `e`, when its type carries guidance.
+pub fn hint_of(e: &anyhow::Error) -> Option<Hint> {
+    if let Some(ops) = e.downcast_ref::<OpsError>() {
+        return ops.hint();
+    }
+    if let Some(core) = e.downcast_ref::<lifeboat_core::Error>() {
+        return core.hint();
+    }
+    if let Some(pg) = e.downcast_ref::<lifeboat_postgres::PgError>() {
+        return pg.hint();
+    }
+    None
+}
+
+/// Prints the hint about `e` on stderr, if there is one.
+pub fn print_hint(command: &Command, e: &anyhow::Error) {
+    if let Some(h) = hint_of(e) {
+        eprintln!("hint: {}", hint_text(&h, command));
+    }
+}
+
 /// Prints `e` on stderr and returns the exit code.
 pub fn error(command: &Command, e: &anyhow::Error) -> i32 {
     eprintln!("error: {e:#}");
+    print_hint(command, e);
     if let Some(ops) = e.downcast_ref::<OpsError>() {
-        if let Some(h) = ops.hint() {
-            eprintln!("hint: {}", hint_text(&h, command));
-        }
         return ops.exit_code();
     }
     if let Some(core) = e.downcast_ref::<lifeboat_core::Error>() {
-        if let Some(h) = core.hint() {
-            eprintln!("hint: {}", hint_text(&h, command));
-        }
         return core.exit_code();
     }
     if let Some(pg) = e.downcast_ref::<lifeboat_postgres::PgError>() {
-        // Through the operations layer's mapping, so PgError::Core keeps its exit code.
-        let code = match pg {
+        // PgError::Core keeps the engine's exit code.
+        return match pg {
             lifeboat_postgres::PgError::Core(c) => c.exit_code(),
             _ => EXIT_ERROR,
         };
-        return code;
     }
     if e.downcast_ref::<lifeboat_config::ConfigError>().is_some() {
         return EXIT_CONFIG;

@@ -155,38 +155,28 @@ impl OpsError {
 
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
-        use lifeboat_core::Error as E;
         match self {
             OpsError::Step { source, .. } => source.kind(),
-            OpsError::Engine(e) => match e {
-                E::NotARepository { .. } => ErrorKind::NotARepository,
-                E::WrongPassword { .. } => ErrorKind::WrongPassword,
-                E::Locked(_) => ErrorKind::Locked,
-                E::ReadOnly { .. } => ErrorKind::ModeRefused,
-                E::Cancelled { .. } => ErrorKind::Cancelled,
-                E::SnapshotNotFound(_) | E::PathNotInSnapshot { .. } => ErrorKind::NotFound,
-                E::Corrupt { .. } | E::MissingBlob { .. } | E::VerificationFailed { .. } => {
-                    ErrorKind::Corrupt
-                }
-                E::SourceFailed(_) | E::Io { .. } => ErrorKind::SourceFailed,
-                E::Storage(s) if s.is_not_found() => ErrorKind::NotFound,
-                E::Storage(_) => ErrorKind::Storage,
-                E::InsufficientKey { .. } | E::Retained { .. } => ErrorKind::Forbidden,
-                E::AmbiguousSnapshot { .. } | E::TargetNotEmpty(_) | E::Invalid(_) => {
-                    ErrorKind::InvalidRequest
-                }
-                _ => ErrorKind::Other,
-            },
+            OpsError::Engine(e) => engine_kind(e),
             OpsError::Postgres(p) => match p {
+                PgError::Core(e) | PgError::CopyAbandoned { cause: e } => engine_kind(e),
+                PgError::Storage(s) if s.is_not_found() => ErrorKind::NotFound,
+                PgError::Storage(_) => ErrorKind::Storage,
                 PgError::WalNotFound { .. } => ErrorKind::NotFound,
                 PgError::Corrupt { .. } => ErrorKind::Corrupt,
-                PgError::Tool(_) | PgError::ToolNotFound { .. } | PgError::Io { .. } => {
-                    ErrorKind::SourceFailed
-                }
+                PgError::Tool(_)
+                | PgError::ToolNotFound { .. }
+                | PgError::Io { .. }
+                | PgError::Unexpected { .. }
+                | PgError::WalNotArchived { .. } => ErrorKind::SourceFailed,
                 PgError::Invalid(_) | PgError::Plan(_) | PgError::WrongSystem { .. } => {
                     ErrorKind::InvalidRequest
                 }
-                _ => ErrorKind::Other,
+                PgError::WalConflict { .. }
+                | PgError::Recovery(_)
+                | PgError::ThreadFailed { .. }
+                | PgError::BindingVanished { .. }
+                | PgError::ModeUnreadable { .. } => ErrorKind::Other,
             },
             OpsError::Refused { .. } => ErrorKind::ModeRefused,
             OpsError::NoRepository | OpsError::NoPassword { .. } => ErrorKind::InvalidRequest,
@@ -200,6 +190,9 @@ impl OpsError {
         match self {
             OpsError::Step { source, .. } => source.exit_code(),
             OpsError::Engine(e) => e.exit_code(),
+            OpsError::Postgres(PgError::Core(e) | PgError::CopyAbandoned { cause: e }) => {
+                e.exit_code()
+            }
             OpsError::Refused { .. } => EXIT_MODE_REFUSED,
             _ => match self.kind() {
                 ErrorKind::NotARepository => EXIT_NOT_A_REPOSITORY,
@@ -218,13 +211,87 @@ impl OpsError {
             OpsError::Refused { .. } => Some(Hint::LeaveMode),
             OpsError::NoRepository => Some(Hint::GiveRepository),
             OpsError::NoPassword { .. } => Some(Hint::GivePassword),
-            OpsError::Postgres(PgError::ToolNotFound { .. }) => Some(Hint::InstallPostgres),
-            _ => None,
+            OpsError::Postgres(p) => p.hint(),
+            OpsError::InvalidRequest { .. } | OpsError::Conflict(_) => None,
         }
     }
 
     /// True for a cancellation.
     pub fn is_cancelled(&self) -> bool {
         self.kind() == ErrorKind::Cancelled
+    }
+}
+
+/// The kind of an engine failure.
+fn engine_kind(e: &lifeboat_core::Error) -> ErrorKind {
+    use lifeboat_core::Error as E;
+    match e {
+        E::NotARepository { .. } => ErrorKind::NotARepository,
+        E::WrongPassword { .. } => ErrorKind::WrongPassword,
+        E::Locked(_) => ErrorKind::Locked,
+        E::ReadOnly { .. } => ErrorKind::ModeRefused,
+        E::Cancelled { .. } => ErrorKind::Cancelled,
+        E::SnapshotNotFound(_) | E::PathNotInSnapshot { .. } => ErrorKind::NotFound,
+        E::Corrupt { .. } | E::MissingBlob { .. } | E::VerificationFailed { .. } => {
+            ErrorKind::Corrupt
+        }
+        E::SourceFailed(_) | E::Io { .. } => ErrorKind::SourceFailed,
+        E::Storage(s) if s.is_not_found() => ErrorKind::NotFound,
+        E::Storage(_) => ErrorKind::Storage,
+        E::InsufficientKey { .. } | E::Retained { .. } => ErrorKind::Forbidden,
+        E::AmbiguousSnapshot { .. } | E::TargetNotEmpty(_) | E::Guided { .. } | E::Invalid(_) => {
+            ErrorKind::InvalidRequest
+        }
+        _ => ErrorKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_errors_keep_kind_exit_code_and_hint() {
+        // Guidance from the PostgreSQL layer is an engine error with a hint: a request error.
+        let e = OpsError::from(PgError::guided(
+            "x",
+            Hint::SetOption {
+                option: "method",
+                value: Some("pg_basebackup".into()),
+            },
+        ));
+        assert_eq!(e.kind(), ErrorKind::InvalidRequest);
+        assert_eq!(e.exit_code(), EXIT_ERROR);
+        assert_eq!(
+            e.hint(),
+            Some(Hint::SetOption {
+                option: "method",
+                value: Some("pg_basebackup".into())
+            })
+        );
+
+        // A failed copy takes kind and exit code from its cause.
+        let e = OpsError::from(PgError::CopyAbandoned {
+            cause: lifeboat_core::Error::Locked("held by pid 1".into()),
+        });
+        assert_eq!(e.kind(), ErrorKind::Locked);
+        assert_eq!(e.exit_code(), EXIT_LOCKED);
+        assert_eq!(e.hint(), Some(Hint::WaitOrUnlock));
+
+        let e = OpsError::from(PgError::unexpected("backup_label", "it has no START"));
+        assert_eq!(e.kind(), ErrorKind::SourceFailed);
+        assert_eq!(e.hint(), None);
+
+        let e = OpsError::from(PgError::BindingVanished {
+            cluster: "main".into(),
+        });
+        assert_eq!(e.hint(), Some(Hint::Retry));
+
+        let e = OpsError::from(PgError::ToolNotFound {
+            program: "psql".into(),
+            detail: "not found".into(),
+        });
+        assert_eq!(e.kind(), ErrorKind::SourceFailed);
+        assert_eq!(e.hint(), Some(Hint::InstallPostgres));
     }
 }

@@ -93,10 +93,10 @@ impl SqlSession {
     pub fn query_row(&mut self, sql: &str) -> Result<Vec<String>> {
         let mut rows = self.query(sql)?;
         if rows.len() != 1 {
-            return Err(PgError::Tool(format!(
-                "query `{sql}` returned {} rows, expected one",
-                rows.len()
-            )));
+            return Err(PgError::unexpected(
+                format!("answer to `{sql}`"),
+                format!("{} rows, expected one", rows.len()),
+            ));
         }
         Ok(rows.remove(0))
     }
@@ -120,7 +120,7 @@ fn literal(s: &str) -> String {
 
 fn unhex(field: &str) -> Result<String> {
     let bytes = hex::decode(field.trim())
-        .map_err(|e| PgError::Tool(format!("unexpected answer from the backup stop call: {e}")))?;
+        .map_err(|e| PgError::unexpected("answer from the backup stop call", e.to_string()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -176,10 +176,16 @@ impl BackupInProgress {
              coalesce(encode(convert_to(spcmapfile, 'UTF8'), 'hex'), '') FROM {f}"
         ))?;
         if r.len() != 3 {
-            return Err(PgError::Tool(format!("unexpected answer from {f}: {r:?}")));
+            return Err(PgError::unexpected(
+                format!("answer from {f}"),
+                format!("{r:?}"),
+            ));
         }
         Ok(BackupStop {
-            lsn: r[0].trim().parse().map_err(PgError::Invalid)?,
+            lsn: r[0]
+                .trim()
+                .parse()
+                .map_err(|e| PgError::unexpected(format!("answer from {f}"), e))?,
             label_file: unhex(&r[1])?,
             tablespace_map: unhex(&r[2])?,
         })
@@ -281,13 +287,10 @@ pub fn parse_tablespace_map(text: &str) -> Result<Vec<Tablespace>> {
         lines.push(line);
     }
     for l in lines.iter().filter(|l| !l.trim().is_empty()) {
-        let (oid, path) = l
-            .split_once(' ')
-            .ok_or_else(|| PgError::Invalid(format!("unexpected tablespace_map line '{l}'")))?;
+        let bad = || PgError::unexpected("tablespace_map line", format!("'{l}'"));
+        let (oid, path) = l.split_once(' ').ok_or_else(bad)?;
         if oid.is_empty() || !oid.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(PgError::Invalid(format!(
-                "unexpected tablespace_map line '{l}'"
-            )));
+            return Err(bad());
         }
         out.push(Tablespace {
             oid: oid.to_string(),
@@ -343,11 +346,13 @@ pub fn read_control_file(data_dir: &Path) -> Result<Vec<u8>> {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    Err(PgError::Invalid(format!(
-        "{} fails its checksum in 20 reads ({} bytes): the file is damaged; no snapshot was written",
-        path.display(),
-        last.len()
-    )))
+    Err(PgError::unexpected(
+        format!("content of {}", path.display()),
+        format!(
+            "it fails its checksum in 20 reads ({} bytes), so the file is damaged; no snapshot was written",
+            last.len()
+        ),
+    ))
 }
 
 /// A data directory lifeboat can read, verified to be the running server's.

@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Condvar, Mutex};
 
+/// The thread that computes the stream's SHA-256.
+const HASHER: &str = "stream hashing";
+
 /// Blobs decoded ahead of the writer, at most.
 const WINDOW: usize = 32;
 
@@ -109,7 +112,7 @@ pub fn dump_stream(repo: &Repository, snap: &SnapshotEntry, out: &mut dyn Write)
             let data = std::sync::Arc::new(data);
             if hash_tx.send(data.clone()).is_err() {
                 stop();
-                return Err(Error::Invalid("the stream hashing thread stopped".into()).into());
+                return Err(PgError::ThreadFailed { thread: HASHER });
             }
             total += data.len() as u64;
             if let Err(e) = out.write_all(&data) {
@@ -122,7 +125,9 @@ pub fn dump_stream(repo: &Repository, snap: &SnapshotEntry, out: &mut dyn Write)
             cv.notify_all();
         }
         drop(hash_tx);
-        Ok(hasher.join().expect("hash thread"))
+        hasher
+            .join()
+            .map_err(|_| PgError::ThreadFailed { thread: HASHER })
     });
     let got = result?;
     out.flush()

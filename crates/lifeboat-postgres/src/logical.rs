@@ -6,6 +6,7 @@ use crate::physical::{ServerInfo, EXTRA_KEY};
 use crate::stream::store_stream;
 use crate::tools::{tool_failure, with_database, ChildSource, PgTools, StderrTail};
 use lifeboat_core::backup::{BackupOptions, BackupOutcome, Progress};
+use lifeboat_core::error::Hint;
 use lifeboat_core::snapshot::SnapshotEntry;
 use lifeboat_core::Repository;
 use serde::{Deserialize, Serialize};
@@ -259,8 +260,9 @@ pub fn restore_logical(
     })?;
     let tools = PgTools::locate(Some(meta.server_version_num / 10000));
     if opts.create && opts.into_database.is_some() {
-        return Err(PgError::Invalid(
-            "give either --create or --into-database, not both".into(),
+        return Err(PgError::guided(
+            "a restore either creates the dumped database or goes into another database, not both",
+            Hint::DropOption { option: "create" },
         ));
     }
     let mut dsn = opts.dsn.clone();
@@ -271,10 +273,19 @@ pub fn restore_logical(
         database = Some(db.clone());
     }
     if meta.format == "plain" {
-        if opts.jobs.is_some() || !opts.tables.is_empty() || !opts.schemas.is_empty() {
-            return Err(PgError::Invalid(
-                "the globals snapshot is plain SQL: --jobs, --table and --schema do not apply"
-                    .into(),
+        let given = if opts.jobs.is_some() {
+            Some("jobs")
+        } else if !opts.tables.is_empty() {
+            Some("table")
+        } else if !opts.schemas.is_empty() {
+            Some("schema")
+        } else {
+            None
+        };
+        if let Some(option) = given {
+            return Err(PgError::guided(
+                "the globals snapshot is plain SQL: parallel jobs and table or schema selection do not apply to it",
+                Hint::DropOption { option },
             ));
         }
         let mut cmd = tools.command("psql");

@@ -8,6 +8,7 @@ use crate::tarwatch::TarWatcher;
 use crate::tools::{ChildSource, PgTools};
 use crate::wal::WalArchive;
 use lifeboat_core::backup::{BackupOptions, BackupOutcome, Progress};
+use lifeboat_core::error::Hint;
 use lifeboat_core::snapshot::SnapshotEntry;
 use lifeboat_core::Repository;
 use serde::{Deserialize, Serialize};
@@ -173,7 +174,7 @@ impl ServerInfo {
         let num = |i: usize| -> Result<u64> {
             r.get(i)
                 .and_then(|v| v.trim().parse().ok())
-                .ok_or_else(|| PgError::Tool(format!("unexpected server answer {r:?}")))
+                .ok_or_else(|| PgError::unexpected("answer from the server", format!("{r:?}")))
         };
         let system_identifier = tools
             .query_row(dsn, "SELECT system_identifier FROM pg_control_system()")
@@ -200,7 +201,7 @@ fn server_now(tools: &PgTools, dsn: &str) -> Result<jiff::Timestamp> {
 
 fn epoch_to_ts(secs: f64) -> Result<jiff::Timestamp> {
     jiff::Timestamp::from_microsecond((secs * 1e6).round() as i64)
-        .map_err(|e| PgError::Tool(format!("bad server time {secs}: {e}")))
+        .map_err(|e| PgError::unexpected("server time", format!("{secs}: {e}")))
 }
 
 /// Fields of a `backup_label` file.
@@ -227,7 +228,9 @@ pub fn parse_backup_label(text: &str) -> Result<BackupLabel> {
         match k {
             "START WAL LOCATION" => {
                 let lsn = v.split_whitespace().next().unwrap_or("");
-                l.start_lsn = lsn.parse().map_err(PgError::Invalid)?;
+                l.start_lsn = lsn
+                    .parse()
+                    .map_err(|e| PgError::unexpected("backup_label", e))?;
                 have_start = true;
             }
             "CHECKPOINT LOCATION" => l.checkpoint_lsn = v.trim().parse().ok(),
@@ -237,8 +240,9 @@ pub fn parse_backup_label(text: &str) -> Result<BackupLabel> {
         }
     }
     if !have_start {
-        return Err(PgError::Invalid(
-            "backup_label has no START WAL LOCATION".into(),
+        return Err(PgError::unexpected(
+            "backup_label",
+            "it has no START WAL LOCATION",
         ));
     }
     if l.timeline == 0 {
@@ -269,10 +273,11 @@ pub fn parse_manifest_wal_ranges(manifest: &[u8]) -> Result<Vec<(u32, Lsn, Lsn)>
         wal_ranges: Vec<Range>,
     }
     let m: Manifest = serde_json::from_slice(manifest)
-        .map_err(|e| PgError::Invalid(format!("cannot parse the backup manifest: {e}")))?;
+        .map_err(|e| PgError::unexpected("backup manifest", e.to_string()))?;
     if m.wal_ranges.is_empty() {
-        return Err(PgError::Invalid(
-            "the backup manifest has no WAL-Ranges".into(),
+        return Err(PgError::unexpected(
+            "backup manifest",
+            "it has no WAL-Ranges",
         ));
     }
     Ok(m.wal_ranges
@@ -299,11 +304,14 @@ pub fn backup_physical(
     let archive = WalArchive::from_repo(repo);
     if !opts.include_wal {
         if info.archive_mode == "off" {
-            return Err(PgError::Invalid(
+            return Err(PgError::guided(
                 "archive_mode is off on the server, so the WAL this backup needs would never reach the repository. \
                  Set archive_mode = on and archive_command = 'lifeboat wal-push %p' (with the repository and password in the server's environment) and restart it, \
-                 or pass --include-wal for a self-contained backup without point-in-time recovery"
-                    .into(),
+                 or include the WAL in the backup for a self-contained backup without point-in-time recovery",
+                Hint::SetOption {
+                    option: "include_wal",
+                    value: None,
+                },
             ));
         }
         // With -X none the server ends the backup only once its WAL is archived: if archiving
@@ -371,7 +379,7 @@ struct Ctx<'a> {
 fn choose_method(ctx: &Ctx<'_>) -> Result<Option<crate::datadir::LocalDataDir>> {
     let opts = ctx.opts;
     let why_not = if opts.include_wal {
-        Some("--include-wal puts the WAL into pg_basebackup's tar".to_string())
+        Some("only pg_basebackup's tar can include the WAL".to_string())
     } else if ctx.info.in_recovery {
         Some("the server is a standby".to_string())
     } else {
@@ -379,23 +387,35 @@ fn choose_method(ctx: &Ctx<'_>) -> Result<Option<crate::datadir::LocalDataDir>> 
     };
     match (opts.method, why_not) {
         (BaseBackupMethod::Basebackup, _) => Ok(None),
-        (BaseBackupMethod::Copy, Some(why)) => Err(PgError::Invalid(format!(
-            "--method copy is not possible: {why}; use --method pg_basebackup"
-        ))),
+        (BaseBackupMethod::Copy, Some(why)) => Err(PgError::guided(
+            format!("copying the data directory is not possible: {why}"),
+            pg_basebackup(),
+        )),
         (BaseBackupMethod::Auto, Some(_)) => Ok(None),
         (method, None) => {
             match crate::datadir::locate(ctx.tools, &opts.dsn, ctx.info.system_identifier) {
                 Ok(dir) => Ok(Some(dir)),
-                Err(why) if method == BaseBackupMethod::Copy => Err(PgError::Invalid(format!(
-                    "--method copy needs the server's data directory on this machine, readable by lifeboat: {why}. \
-                     Run lifeboat on the database host (as the postgres user or root), or use --method pg_basebackup"
-                ))),
+                Err(why) if method == BaseBackupMethod::Copy => Err(PgError::guided(
+                    format!(
+                        "copying the data directory needs it on this machine, readable by lifeboat: {why}. \
+                         Run lifeboat on the database host (as the postgres user or root), or take the backup through pg_basebackup"
+                    ),
+                    pg_basebackup(),
+                )),
                 Err(why) => {
                     tracing::info!("base backup through pg_basebackup: {why}");
                     Ok(None)
                 }
             }
         }
+    }
+}
+
+/// The hint to take the backup through pg_basebackup.
+fn pg_basebackup() -> Hint {
+    Hint::SetOption {
+        option: "method",
+        value: Some("pg_basebackup".into()),
     }
 }
 
@@ -411,16 +431,19 @@ fn complete(
     let (opts, info) = (ctx.opts, ctx.info);
     if let Some(q) = info.system_identifier {
         if q != sysid {
-            return Err(PgError::Invalid(format!(
-                "the server reported system identifier {q} but the backup's pg_control says {sysid}; no snapshot was written"
-            )));
+            return Err(PgError::unexpected(
+                "pg_control in the backup",
+                format!(
+                    "it names system identifier {sysid}, but the server reported {q}; no snapshot was written"
+                ),
+            ));
         }
     }
     let seg = info.wal_segment_size;
     let (stop_tli, _, stop_lsn) = *ranges
         .iter()
         .max_by_key(|r| r.2)
-        .ok_or_else(|| PgError::Invalid("the backup names no WAL range".into()))?;
+        .ok_or_else(|| PgError::unexpected("base backup", "it names no WAL range"))?;
     if !opts.include_wal {
         ctx.archive.bind(&opts.cluster, sysid, seg)?;
         let mut needed = Vec::new();
@@ -433,12 +456,10 @@ fn complete(
             .archive
             .wait_for(sysid, seg, &needed, opts.wal_timeout)?;
         if !missing.is_empty() {
-            return Err(PgError::Invalid(format!(
-                "the base backup finished, but after {}s the archive still lacks the WAL it needs ({}); \
-                 check the server's archive_command (it should be `lifeboat wal-push %p` into this repository) and its log. No snapshot was written",
-                opts.wal_timeout.as_secs(),
-                missing.join(", ")
-            )));
+            return Err(PgError::WalNotArchived {
+                waited_seconds: opts.wal_timeout.as_secs(),
+                missing,
+            });
         }
     }
     let stop_time = server_now(ctx.tools, &opts.dsn).unwrap_or_else(|_| jiff::Timestamp::now());
@@ -581,16 +602,8 @@ fn backup_copy(
     let outcome = match (outcome, source_error) {
         (_, Some(e)) => return Err(e),
         (Ok(o), None) => o,
-        (Err(e), None) => {
-            return Err(PgError::Invalid(format!(
-                "{e}. The base backup was abandoned and no snapshot was written{}",
-                if matches!(e, lifeboat_core::Error::Io { .. }) {
-                    " (if lifeboat may not read the data directory, run it as the postgres user or use --method pg_basebackup)"
-                } else {
-                    ""
-                }
-            )))
-        }
+        (Err(e @ lifeboat_core::Error::Cancelled { .. }), None) => return Err(e.into()),
+        (Err(cause), None) => return Err(PgError::CopyAbandoned { cause }),
     };
     let meta = meta_slot.into_inner().expect("finished ran");
     Ok(PhysicalOutcome { outcome, meta })
@@ -633,27 +646,24 @@ fn backup_tar(
     let outcome = store_stream(repo, &name, watcher, &bopts, progress, || {
         child.finish("; no snapshot was written")?;
         let cap = captured.lock().expect("captured");
-        let label_text = cap.get("backup_label").ok_or_else(|| {
-            PgError::Invalid(
-                "pg_basebackup's stream had no backup_label; no snapshot was written".into(),
+        let incomplete = |file: &str| {
+            PgError::unexpected(
+                "pg_basebackup stream",
+                format!("it has no {file}; no snapshot was written"),
             )
-        })?;
+        };
+        let label_text = cap
+            .get("backup_label")
+            .ok_or_else(|| incomplete("backup_label"))?;
         let bl = parse_backup_label(&String::from_utf8_lossy(label_text))?;
-        let manifest = cap.get("backup_manifest").ok_or_else(|| {
-            PgError::Invalid(
-                "pg_basebackup's stream had no backup_manifest; no snapshot was written".into(),
-            )
-        })?;
+        let manifest = cap
+            .get("backup_manifest")
+            .ok_or_else(|| incomplete("backup_manifest"))?;
         let ranges = parse_manifest_wal_ranges(manifest)?;
         let control = cap
             .get("global/pg_control")
             .filter(|c| c.len() == 8)
-            .ok_or_else(|| {
-                PgError::Invalid(
-                    "pg_basebackup's stream had no global/pg_control; no snapshot was written"
-                        .into(),
-                )
-            })?;
+            .ok_or_else(|| incomplete("global/pg_control"))?;
         let sysid = u64::from_le_bytes(control[..8].try_into().expect("8 bytes"));
         drop(cap);
         let meta = complete(ctx, sysid, &bl, &ranges, "tar")?;

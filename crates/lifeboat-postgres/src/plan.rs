@@ -1,8 +1,10 @@
 //! Pure planning functions: which base backup serves a recovery target, which WAL is missing,
 //! which WAL may be expired. No I/O here, so every rule is unit-tested.
 
+use crate::error::PgError;
 use crate::lsn::{segment_end, segment_name, HistoryEntry, Lsn, WalFileKind, WalFileName};
 use crate::physical::PhysicalMeta;
+use lifeboat_core::error::Hint;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -76,15 +78,28 @@ pub struct Plan {
 /// targets), the oldest for transaction-id and restore-point targets (their position is not
 /// known in advance), the newest for `Latest` and `Immediate`. `explicit` forces a snapshot id.
 /// Errors (before anything is written) when the target lies before the oldest backup's end or
-/// after the newest archived WAL, or the archive lacks the chosen backup's WAL.
+/// after the newest archived WAL, or the archive lacks the chosen backup's WAL: a
+/// [`PgError::Plan`], or a [`PgError::Core`] with guidance where changing the request helps.
 pub fn plan_restore(
     backups: &[(String, PhysicalMeta)],
     target: &RecoveryTarget,
     archive: &ArchiveEnd,
     explicit: Option<&str>,
-) -> Result<Plan, String> {
+) -> Result<Plan, PgError> {
+    let latest = || Hint::SetOption {
+        option: "latest",
+        value: None,
+    };
+    let empty_archive = || {
+        PgError::Plan("the WAL archive of this cluster is empty: nothing to recover with".into())
+    };
     if backups.is_empty() {
-        return Err("no physical base backup of this cluster in the repository; take one with `lifeboat backup postgres --physical`".into());
+        return Err(PgError::guided(
+            "no physical base backup of this cluster in the repository; take one first",
+            Hint::RunOperation {
+                operation: "backup postgres --physical",
+            },
+        ));
     }
     let mut sorted: Vec<&(String, PhysicalMeta)> = backups.iter().collect();
     sorted.sort_by_key(|(_, m)| (m.stop_lsn, m.stop_timestamp()));
@@ -96,45 +111,45 @@ pub fn plan_restore(
     match target {
         RecoveryTarget::Time(t) => {
             if *t < oldest.1.stop_timestamp() {
-                return Err(format!(
+                return Err(PgError::Plan(format!(
                     "target time {t} is before the end of the oldest base backup ({} ended {}); the earliest time that can be restored is {}",
                     &oldest.0[..8.min(oldest.0.len())],
                     oldest.1.stop_time,
                     oldest.1.stop_time
-                ));
+                )));
             }
             if !all_self_contained {
                 match archive.newest_archived_at {
                     Some(a) if *t > a => {
-                        return Err(format!(
-                            "target time {t} is after the newest archived WAL ({} archived at {a}): the WAL for that time is not in the archive yet. Wait for the next segment to be archived (or run `SELECT pg_switch_wal()` on the server), or restore with --latest",
+                        return Err(PgError::guided(format!(
+                            "target time {t} is after the newest archived WAL ({} archived at {a}): the WAL for that time is not in the archive yet. Wait for the next segment to be archived (or run `SELECT pg_switch_wal()` on the server), or recover to the end of the archive",
                             archive.newest_segment.as_ref().map(|s| s.2.as_str()).unwrap_or("?")
-                        ))
+                        ), latest()))
                     }
-                    None => return Err("the WAL archive of this cluster is empty: nothing to recover with".into()),
+                    None => return Err(empty_archive()),
                     _ => {}
                 }
             }
         }
         RecoveryTarget::Lsn(l) => {
             if *l < oldest.1.stop_lsn {
-                return Err(format!(
+                return Err(PgError::Plan(format!(
                     "target LSN {l} is before the end of the oldest base backup ({} ended at {}); the earliest restorable LSN is {}",
                     &oldest.0[..8.min(oldest.0.len())],
                     oldest.1.stop_lsn,
                     oldest.1.stop_lsn
-                ));
+                )));
             }
             if !all_self_contained {
                 let seg = newest.1.wal_segment_size;
                 match &archive.newest_segment {
                     Some((_, segno, name)) if *l > segment_end(*segno, seg) => {
-                        return Err(format!(
-                            "target LSN {l} is after the newest archived WAL (segment {name} ends at {}); restore with --latest or wait for archiving",
+                        return Err(PgError::guided(format!(
+                            "target LSN {l} is after the newest archived WAL (segment {name} ends at {}); wait for archiving, or recover to the end of the archive",
                             segment_end(*segno, seg)
-                        ))
+                        ), latest()))
                     }
-                    None => return Err("the WAL archive of this cluster is empty: nothing to recover with".into()),
+                    None => return Err(empty_archive()),
                     _ => {}
                 }
             }
@@ -143,20 +158,23 @@ pub fn plan_restore(
     }
     let chosen: &(String, PhysicalMeta) = if let Some(id) = explicit {
         let c = sorted.iter().find(|(sid, _)| sid == id).ok_or_else(|| {
-            format!("snapshot {id} is not a physical base backup of this cluster")
+            PgError::Plan(format!(
+                "snapshot {id} is not a physical base backup of this cluster"
+            ))
         })?;
+        let let_lifeboat_choose = || Hint::DropOption { option: "snapshot" };
         match target {
             RecoveryTarget::Time(t) if *t < c.1.stop_timestamp() => {
-                return Err(format!(
-                    "target time {t} is before the end of the chosen base backup ({}); choose an older one or omit --snapshot",
+                return Err(PgError::guided(format!(
+                    "target time {t} is before the end of the chosen base backup ({}); choose an older one, or let lifeboat choose",
                     c.1.stop_time
-                ))
+                ), let_lifeboat_choose()))
             }
             RecoveryTarget::Lsn(l) if *l < c.1.stop_lsn => {
-                return Err(format!(
-                    "target LSN {l} is before the end of the chosen base backup ({}); choose an older one or omit --snapshot",
+                return Err(PgError::guided(format!(
+                    "target LSN {l} is before the end of the chosen base backup ({}); choose an older one, or let lifeboat choose",
                     c.1.stop_lsn
-                ))
+                ), let_lifeboat_choose()))
             }
             _ => {}
         }
@@ -175,7 +193,7 @@ pub fn plan_restore(
                 .expect("checked against the oldest"),
             RecoveryTarget::Xid(_) | RecoveryTarget::Name(_) => {
                 notes.push(format!(
-                    "the position of {} is not known in advance, so the oldest base backup was chosen (pass --snapshot to pick a newer one)",
+                    "the position of {} is not known in advance, so the oldest base backup was chosen (name a snapshot to start from a newer one)",
                     target.describe()
                 ));
                 oldest
@@ -189,10 +207,15 @@ pub fn plan_restore(
         match &archive.newest_segment {
             Some((_, segno, _)) if *segno >= stop_segno => {}
             _ => {
-                return Err(format!(
-                    "the archive does not reach the end of base backup {} (needs WAL up to {}); run `lifeboat wal verify`",
-                    &chosen.0[..8.min(chosen.0.len())],
-                    m.wal_stop_segment
+                return Err(PgError::guided(
+                    format!(
+                        "the archive does not reach the end of base backup {} (needs WAL up to {}); check the archive's continuity",
+                        &chosen.0[..8.min(chosen.0.len())],
+                        m.wal_stop_segment
+                    ),
+                    Hint::RunOperation {
+                        operation: "wal verify",
+                    },
                 ))
             }
         }
@@ -511,11 +534,22 @@ mod tests {
         let t = |s: &str| RecoveryTarget::Time(s.parse().unwrap());
         let e = plan_restore(&backups(), &t("2026-11-01T09:00:00Z"), &a, None).unwrap_err();
         assert!(
-            e.contains("before the end of the oldest base backup"),
+            e.to_string()
+                .contains("before the end of the oldest base backup"),
             "{e}"
         );
         let e = plan_restore(&backups(), &t("2026-11-01T14:00:00Z"), &a, None).unwrap_err();
-        assert!(e.contains("after the newest archived WAL"), "{e}");
+        assert!(
+            e.to_string().contains("after the newest archived WAL"),
+            "{e}"
+        );
+        assert_eq!(
+            e.hint(),
+            Some(Hint::SetOption {
+                option: "latest",
+                value: None
+            })
+        );
         let e = plan_restore(
             &backups(),
             &RecoveryTarget::Lsn("0/21000001".parse().unwrap()),
@@ -523,7 +557,10 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(e.contains("after the newest archived WAL"), "{e}");
+        assert!(
+            e.to_string().contains("after the newest archived WAL"),
+            "{e}"
+        );
         let e = plan_restore(
             &backups(),
             &RecoveryTarget::Lsn("0/1000000".parse().unwrap()),
@@ -531,17 +568,24 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(e.contains("before the end of the oldest"), "{e}");
+        assert!(
+            e.to_string().contains("before the end of the oldest"),
+            "{e}"
+        );
         let e =
             plan_restore(&backups(), &t("2026-11-01T11:00:00Z"), &a, Some("bbbb2222")).unwrap_err();
-        assert!(e.contains("chosen base backup"), "{e}");
+        assert!(e.to_string().contains("chosen base backup"), "{e}");
+        assert_eq!(e.hint(), Some(Hint::DropOption { option: "snapshot" }));
         assert!(plan_restore(&[], &RecoveryTarget::Latest, &a, None).is_err());
         // The archive must reach the backup's end.
         let short = archive(0x7, "2026-11-01T13:00:00Z");
-        assert!(
-            plan_restore(&backups(), &RecoveryTarget::Latest, &short, None)
-                .unwrap_err()
-                .contains("does not reach")
+        let e = plan_restore(&backups(), &RecoveryTarget::Latest, &short, None).unwrap_err();
+        assert!(e.to_string().contains("does not reach"), "{e}");
+        assert_eq!(
+            e.hint(),
+            Some(Hint::RunOperation {
+                operation: "wal verify"
+            })
         );
     }
 

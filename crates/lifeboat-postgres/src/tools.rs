@@ -84,10 +84,10 @@ impl PgTools {
     pub fn query_row(&self, dsn: &str, sql: &str) -> Result<Vec<String>> {
         let mut rows = self.query(dsn, sql)?;
         if rows.len() != 1 {
-            return Err(PgError::Tool(format!(
-                "query `{sql}` returned {} rows, expected one",
-                rows.len()
-            )));
+            return Err(PgError::unexpected(
+                format!("answer to `{sql}`"),
+                format!("{} rows, expected one", rows.len()),
+            ));
         }
         Ok(rows.remove(0))
     }

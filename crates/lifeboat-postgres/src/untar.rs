@@ -44,6 +44,11 @@ fn octal(f: &[u8]) -> Option<u64> {
     u64::from_str_radix(s, 8).ok()
 }
 
+/// A tar stream lifeboat cannot unpack.
+fn bad(detail: impl Into<String>) -> PgError {
+    PgError::unexpected("base backup tar stream", detail)
+}
+
 fn safe_join(dir: &Path, name: &str) -> Result<PathBuf> {
     let rel = Path::new(name.trim_start_matches("./"));
     let mut out = dir.to_path_buf();
@@ -52,8 +57,8 @@ fn safe_join(dir: &Path, name: &str) -> Result<PathBuf> {
             Component::Normal(p) => out.push(p),
             Component::CurDir => {}
             _ => {
-                return Err(PgError::Invalid(format!(
-                    "refusing tar member '{name}': not a relative path inside the data directory"
+                return Err(bad(format!(
+                    "refusing member '{name}': not a relative path inside the data directory"
                 )))
             }
         }
@@ -74,9 +79,7 @@ pub fn unpack<R: Read>(r: &mut R, dir: &Path) -> Result<u64> {
             break;
         }
         if n < 512 {
-            return Err(PgError::Invalid(
-                "the base backup's tar stream ends inside a header".into(),
-            ));
+            return Err(bad("it ends inside a header"));
         }
         if header.iter().all(|&b| b == 0) {
             zero_blocks += 1;
@@ -84,9 +87,7 @@ pub fn unpack<R: Read>(r: &mut R, dir: &Path) -> Result<u64> {
         }
         zero_blocks = 0;
         if octal(&header[148..156]) != Some(header_checksum(&header)) {
-            return Err(PgError::Invalid(
-                "bad tar header checksum in the base backup".into(),
-            ));
+            return Err(bad("bad header checksum"));
         }
         let mut name = field(&header[0..100]);
         if &header[257..262] == b"ustar" {
@@ -95,8 +96,8 @@ pub fn unpack<R: Read>(r: &mut R, dir: &Path) -> Result<u64> {
                 name = format!("{prefix}/{name}");
             }
         }
-        let size = octal(&header[124..136])
-            .ok_or_else(|| PgError::Invalid(format!("bad size of tar member {name}")))?;
+        let size =
+            octal(&header[124..136]).ok_or_else(|| bad(format!("bad size of member {name}")))?;
         let mode = octal(&header[100..108]).unwrap_or(0o600) as u32 & 0o7777;
         let path = safe_join(dir, &name)?;
         match header[156] {
@@ -116,9 +117,7 @@ pub fn unpack<R: Read>(r: &mut R, dir: &Path) -> Result<u64> {
                     let got = read_full(r, &mut buf[..want])
                         .map_err(|e| io("reading the base backup for", &path, e))?;
                     if got == 0 {
-                        return Err(PgError::Invalid(format!(
-                            "the base backup's tar stream ends inside {name}"
-                        )));
+                        return Err(bad(format!("it ends inside {name}")));
                     }
                     f.write_all(&buf[..got])
                         .map_err(|e| io("writing", &path, e))?;
@@ -130,9 +129,7 @@ pub fn unpack<R: Read>(r: &mut R, dir: &Path) -> Result<u64> {
                         .map_err(|e| io("reading the base backup for", &path, e))?
                         != pad
                 {
-                    return Err(PgError::Invalid(format!(
-                        "the base backup's tar stream ends after {name}"
-                    )));
+                    return Err(bad(format!("it ends after {name}")));
                 }
             }
             b'5' => {
@@ -151,8 +148,8 @@ pub fn unpack<R: Read>(r: &mut R, dir: &Path) -> Result<u64> {
                     .map_err(|e| io("creating symlink", &path, e))?;
             }
             t => {
-                return Err(PgError::Invalid(format!(
-                    "unexpected tar member type '{}' for {name} in the base backup",
+                return Err(bad(format!(
+                    "member {name} has type '{}', not a file, directory or symbolic link",
                     t as char
                 )))
             }

@@ -158,7 +158,7 @@ pub fn push(s: &Session, a: &WalPushArgs) -> Result<i32> {
 }
 
 /// `lifeboat wal-fetch`: exit 1 (quietly) when the file is not archived, 200 on other failures.
-pub fn fetch(s: &Session, a: &WalFetchArgs) -> Result<i32> {
+pub fn fetch(s: &Session, a: &WalFetchArgs, command: &crate::cli::Command) -> Result<i32> {
     let r = (|| -> Result<u64> {
         let (named, pg) = archive_target(s)?;
         let password = s.password(&named, false)?;
@@ -194,6 +194,7 @@ pub fn fetch(s: &Session, a: &WalFetchArgs) -> Result<i32> {
         }
         Err(e) => {
             eprintln!("error: wal-fetch {}: {e:#}", a.name);
+            crate::render::print_hint(command, &e);
             Ok(WAL_FETCH_FATAL)
         }
     }

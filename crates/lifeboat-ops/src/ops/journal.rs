@@ -11,6 +11,8 @@ use serde::Serialize;
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
+// Nearly every entry is a readable record: boxing it would only add an allocation per entry.
+#[allow(clippy::large_enum_variant)]
 pub enum Listed {
     /// A readable record.
     Record(Box<Record>),

@@ -10,6 +10,7 @@ use super::user::{chown_tree, lookup_user};
 use crate::error::{PgError, Result};
 use crate::physical::PhysicalMeta;
 use crate::plan::{plan_restore, RecoveryTarget};
+use lifeboat_core::error::Hint;
 use lifeboat_core::Repository;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -82,28 +83,38 @@ pub fn restore_physical(
         &opts.target,
         &state.end,
         explicit.as_deref(),
-    )
-    .map_err(PgError::Plan)?;
+    )?;
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let run_as = match &opts.start {
         Some(st) if root => {
             let name = st.run_as.as_deref().unwrap_or("postgres");
+            let run_as = || Hint::SetOption {
+                option: "run_as",
+                value: None,
+            };
             let user = lookup_user(name).ok_or_else(|| {
-                PgError::Invalid(format!(
-                    "PostgreSQL refuses to run as root, and there is no user '{name}' to start the restored server as: pass --run-as USER (the operating-system user PostgreSQL runs as)"
-                ))
+                PgError::guided(
+                    format!(
+                        "PostgreSQL refuses to run as root, and there is no user '{name}' to start the restored server as; name the operating-system user PostgreSQL runs as"
+                    ),
+                    run_as(),
+                )
             })?;
             if user.uid == 0 {
-                return Err(PgError::Invalid(format!(
-                    "--run-as {name}: PostgreSQL refuses to run as root; name an unprivileged user"
-                )));
+                return Err(PgError::guided(
+                    format!(
+                        "user '{name}' is root, and PostgreSQL refuses to run as root; name an unprivileged user to start the restored server as"
+                    ),
+                    run_as(),
+                ));
             }
             Some(user)
         }
         Some(st) if st.run_as.is_some() => {
-            return Err(PgError::Invalid(
-                "--run-as needs lifeboat to run as root (it starts the server as that user); without root the server runs as you".into(),
+            return Err(PgError::guided(
+                "starting the restored server as another user needs lifeboat to run as root; without root the server runs as you",
+                Hint::DropOption { option: "run_as" },
             ));
         }
         _ => None,
@@ -171,6 +182,14 @@ pub fn restore_physical(
     })
 }
 
+/// The hint to restore tablespace `oid` elsewhere.
+fn map_tablespace(oid: &str) -> Hint {
+    Hint::SetOption {
+        option: "tablespace_map",
+        value: Some(format!("{oid}=DIR")),
+    }
+}
+
 /// Where each tablespace of the backup goes: its original location unless
 /// `--tablespace-map` says otherwise. Checked before anything is written: every mapped OID
 /// must be one of the backup's, and every destination absolute, distinct, outside the target
@@ -182,10 +201,19 @@ fn tablespace_destinations(
     let known: Vec<&str> = meta.tablespaces.iter().map(|t| t.oid.as_str()).collect();
     for (oid, _) in &opts.tablespace_map {
         if !known.contains(&oid.as_str()) {
-            return Err(PgError::Invalid(format!(
-                "--tablespace-map {oid}=...: the base backup has no tablespace with OID {oid} (its tablespaces: {})",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
-            )));
+            let hint = match known.first() {
+                Some(k) => map_tablespace(k),
+                None => Hint::DropOption {
+                    option: "tablespace_map",
+                },
+            };
+            return Err(PgError::guided(
+                format!(
+                    "the tablespace map names OID {oid}, but the base backup has no tablespace with OID {oid} (its tablespaces: {})",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+                hint,
+            ));
         }
     }
     let target = std::path::absolute(&opts.target_dir)
@@ -198,26 +226,29 @@ fn tablespace_destinations(
             None => PathBuf::from(&t.path),
         };
         let how = if mapped.is_some() {
-            String::new()
+            ""
         } else {
-            format!(
-                " (its original location; restore it elsewhere with --tablespace-map {}=DIR)",
-                t.oid
-            )
+            " (its original location)"
         };
         if !dest.is_absolute() || dest.starts_with(&target) || target.starts_with(&dest) {
-            return Err(PgError::Invalid(format!(
-                "tablespace {} cannot be restored to {}{how}: give an absolute directory outside the target directory",
-                t.oid,
-                dest.display()
-            )));
+            return Err(PgError::guided(
+                format!(
+                    "tablespace {} cannot be restored to {}{how}: it needs an absolute directory outside the target directory",
+                    t.oid,
+                    dest.display()
+                ),
+                map_tablespace(&t.oid),
+            ));
         }
         if std::fs::read_dir(&dest).is_ok_and(|mut rd| rd.next().is_some()) {
-            return Err(PgError::Invalid(format!(
-                "tablespace {} would be restored to {}, which is not empty{how}",
-                t.oid,
-                dest.display()
-            )));
+            return Err(PgError::guided(
+                format!(
+                    "tablespace {} would be restored to {}, which is not empty{how}; restore it to an empty or missing directory",
+                    t.oid,
+                    dest.display()
+                ),
+                map_tablespace(&t.oid),
+            ));
         }
         if out.iter().any(|o| Path::new(&o.path) == dest) {
             return Err(PgError::Invalid(format!(
@@ -231,4 +262,93 @@ fn tablespace_destinations(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta_with_tablespace(oid: &str, path: &Path) -> PhysicalMeta {
+        serde_json::from_value(serde_json::json!({
+            "kind": "physical",
+            "cluster": "main",
+            "system_identifier": "42",
+            "server_version": "16.2",
+            "server_version_num": 160002,
+            "wal_segment_size": 16777216,
+            "timeline": 1,
+            "start_lsn": "0/3000028",
+            "checkpoint_lsn": null,
+            "stop_lsn": "0/3000100",
+            "stop_timeline": 1,
+            "start_time": "2026-11-01T10:00:00Z",
+            "stop_time": "2026-11-01T10:00:01Z",
+            "wal_start_segment": "000000010000000000000003",
+            "wal_stop_segment": "000000010000000000000003",
+            "label": "",
+            "format": "files",
+            "wal_included": false,
+            "tablespaces": [{"oid": oid, "path": path.to_str().unwrap()}],
+        }))
+        .unwrap()
+    }
+
+    fn opts(target: &Path, map: &[(&str, &Path)]) -> PhysicalRestoreOptions {
+        PhysicalRestoreOptions {
+            target_dir: target.to_path_buf(),
+            target: RecoveryTarget::Latest,
+            snapshot: None,
+            cluster: None,
+            restore_command: String::new(),
+            archive_off: true,
+            exclusive: false,
+            start: None,
+            tablespace_map: map
+                .iter()
+                .map(|(o, d)| (o.to_string(), d.to_path_buf()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn tablespace_refusals_say_what_to_map() {
+        let tmp = tempfile::tempdir().unwrap();
+        let original = tmp.path().join("ts");
+        std::fs::create_dir(&original).unwrap();
+        std::fs::write(original.join("PG_16"), "in use").unwrap();
+        let meta = meta_with_tablespace("16385", &original);
+        let target = tmp.path().join("data");
+
+        // The original location is in use.
+        let e = tablespace_destinations(&meta, &opts(&target, &[])).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("not empty") && !text.contains("--"), "{text}");
+        assert_eq!(
+            e.hint(),
+            Some(Hint::SetOption {
+                option: "tablespace_map",
+                value: Some("16385=DIR".into())
+            })
+        );
+
+        // A mapping for a tablespace the backup does not have.
+        let elsewhere = tmp.path().join("elsewhere");
+        let e =
+            tablespace_destinations(&meta, &opts(&target, &[("99999", &elsewhere)])).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("no tablespace with OID 99999"), "{text}");
+        assert!(!text.contains("--"), "{text}");
+        assert_eq!(
+            e.hint(),
+            Some(Hint::SetOption {
+                option: "tablespace_map",
+                value: Some("16385=DIR".into())
+            })
+        );
+
+        // Mapped to an empty directory: accepted.
+        let spaces =
+            tablespace_destinations(&meta, &opts(&target, &[("16385", &elsewhere)])).unwrap();
+        assert_eq!(spaces[0].path, elsewhere.to_str().unwrap());
+    }
 }

@@ -6,6 +6,7 @@ use crate::lsn::{parse_history, HistoryEntry, WalFileKind};
 use crate::physical::{list_base_backups, PhysicalMeta};
 use crate::plan::{check_continuity, ArchiveEnd, Continuity};
 use crate::wal::WalArchive;
+use lifeboat_core::error::Hint;
 use lifeboat_core::Repository;
 use std::collections::BTreeMap;
 
@@ -42,10 +43,16 @@ pub fn cluster_state(repo: &Repository, cluster: Option<&str>) -> Result<Cluster
                 [] => crate::wal::DEFAULT_CLUSTER.to_string(),
                 [one] => one.clone(),
                 many => {
-                    return Err(PgError::Invalid(format!(
-                        "the repository holds several PostgreSQL clusters ({}); choose one with --cluster",
-                        many.join(", ")
-                    )))
+                    return Err(PgError::guided(
+                        format!(
+                            "the repository holds several PostgreSQL clusters ({}); say which one",
+                            many.join(", ")
+                        ),
+                        Hint::SetOption {
+                            option: "cluster",
+                            value: None,
+                        },
+                    ))
                 }
             }
         }

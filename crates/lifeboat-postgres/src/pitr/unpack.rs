@@ -122,7 +122,9 @@ pub fn unpack_base_backup(
         let drained = std::io::copy(&mut reader, &mut std::io::sink());
         let total = reader.total;
         drop(reader);
-        let dumped = dumper.join().expect("dump thread");
+        let dumped = dumper.join().map_err(|_| PgError::ThreadFailed {
+            thread: "base backup reading",
+        })?;
         dumped?;
         unpacked?;
         drained.map_err(|e| PgError::io("reading the base backup for", dir, e))?;

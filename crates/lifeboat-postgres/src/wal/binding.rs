@@ -104,11 +104,11 @@ impl WalArchive {
             Ok(()) => Ok(b),
             Err(e) if e.kind == ErrorKind::AlreadyExists => {
                 // Lost a race with another first push: the winner's binding decides.
-                let b = self.binding(cluster)?.ok_or_else(|| {
-                    PgError::Invalid(format!(
-                        "cluster binding for '{cluster}' vanished while being created; retry"
-                    ))
-                })?;
+                let b = self
+                    .binding(cluster)?
+                    .ok_or_else(|| PgError::BindingVanished {
+                        cluster: cluster.to_string(),
+                    })?;
                 check_binding(b, cluster, sysid, seg_size)
             }
             Err(e) => Err(e.into()),

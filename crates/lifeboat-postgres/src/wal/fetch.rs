@@ -5,6 +5,7 @@ use super::object::{decode_object, object_key, ObjectHeader};
 use super::WalArchive;
 use crate::error::{PgError, Result};
 use crate::lsn::parse_wal_file_name;
+use lifeboat_core::error::Hint;
 use std::io::Write;
 use std::path::Path;
 
@@ -20,9 +21,15 @@ impl WalArchive {
         }
         match self.binding(cluster)? {
             Some(b) => Ok(b.sysid()),
-            None => Err(PgError::Invalid(format!(
-                "no WAL archived for cluster '{cluster}' in this repository; pass --system-id or --cluster"
-            ))),
+            None => Err(PgError::guided(
+                format!(
+                    "no WAL is archived for cluster '{cluster}' in this repository, so the database system to fetch for is unknown"
+                ),
+                Hint::SetOption {
+                    option: "cluster",
+                    value: None,
+                },
+            )),
         }
     }
 

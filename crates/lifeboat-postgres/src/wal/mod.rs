@@ -128,10 +128,9 @@ impl WalArchive {
         let Some((seq, key)) = newest else {
             return Ok(());
         };
-        let refused = |detail: String| {
-            PgError::Core(lifeboat_core::Error::Invalid(format!(
-                "cannot tell the repository mode ({detail}); {operation} is refused until the mode record is readable"
-            )))
+        let refused = |detail: String| PgError::ModeUnreadable {
+            operation: operation.to_string(),
+            detail,
         };
         let bytes = self
             .storage

@@ -6,6 +6,7 @@ use super::object::{encode_object, object_key, ObjectHeader, HEADER_LEN};
 use super::WalArchive;
 use crate::error::{PgError, Result};
 use crate::lsn::{parse_long_header, parse_wal_file_name, WalFileKind};
+use lifeboat_core::error::Hint;
 use lifeboat_storage::{ErrorKind, WriteOptions};
 use serde::Serialize;
 use std::path::Path;
@@ -77,13 +78,22 @@ impl WalArchive {
             (None, None) => {
                 // History files may arrive before any segment (a freshly promoted clone):
                 // archive_command runs in the data directory, whose pg_control names the system.
-                let sysid = crate::tools::read_control_system_id(Path::new(".")).ok_or_else(|| {
-                    PgError::Invalid(format!(
-                        "cannot archive {name}: cluster '{}' has no archived segment or base backup yet, so its system identifier is unknown; pass --system-id",
-                        opts.cluster
-                    ))
-                })?;
-                (opts.system_id.unwrap_or(sysid), 16 << 20)
+                let sysid = opts
+                    .system_id
+                    .or_else(|| crate::tools::read_control_system_id(Path::new(".")))
+                    .ok_or_else(|| {
+                        PgError::guided(
+                            format!(
+                                "cannot archive {name}: cluster '{}' has no archived segment or base backup yet, and there is no pg_control in the working directory, so its system identifier is unknown",
+                                opts.cluster
+                            ),
+                            Hint::SetOption {
+                                option: "system_id",
+                                value: None,
+                            },
+                        )
+                    })?;
+                (sysid, 16 << 20)
             }
         };
         let file = parse_wal_file_name(&name, seg_size).ok_or_else(|| {
@@ -93,12 +103,14 @@ impl WalArchive {
         })?;
         if let Some(expected) = opts.system_id {
             if expected != sysid {
-                return Err(PgError::WrongSystem {
-                    what: format!("WAL file {name}"),
-                    expected,
-                    expected_from: "--system-id".into(),
-                    found: sysid,
-                });
+                return Err(PgError::guided(
+                    format!(
+                        "refusing WAL file {name}: it belongs to database system {sysid}, not to the system identifier given ({expected})"
+                    ),
+                    Hint::DropOption {
+                        option: "system_id",
+                    },
+                ));
             }
         }
         if let Some(h) = &header {
