@@ -11,7 +11,6 @@ use anyhow::{anyhow, Context as _, Result};
 use lifeboat_config::{Config, PasswordSource, RepositoryConfig};
 use lifeboat_core::Repository;
 use lifeboat_ops::{Context, Location, OpsError};
-use lifeboat_storage::choose::S3Overrides;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -177,25 +176,8 @@ impl Session {
 
 /// A configured repository as a [`Named`].
 pub fn configured(r: &RepositoryConfig) -> Result<Named> {
-    let s3 = match &r.s3 {
-        None => S3Overrides::default(),
-        Some(o) => S3Overrides {
-            endpoint: o.endpoint.clone(),
-            region: o.region.clone(),
-            access_key_id: o.access_key_id.clone(),
-            secret_access_key: o
-                .read_secret_access_key()
-                .with_context(|| format!("reading the S3 secret of repository '{}'", r.name))?,
-            session_token: o.session_token.as_ref().map(|t| t.expose().to_string()),
-            virtual_host_style: o.virtual_host_style,
-        },
-    };
     Ok(Named {
-        location: Location {
-            url: r.url.clone(),
-            s3,
-            name: Some(r.name.clone()),
-        },
+        location: lifeboat_ops::sources::location(r)?,
         password: r.password_source(),
     })
 }

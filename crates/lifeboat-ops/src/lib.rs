@@ -26,6 +26,7 @@ pub mod modes;
 pub mod open;
 mod ops;
 pub mod record;
+pub mod sources;
 
 pub use context::{Actor, Context, FrontEnd};
 pub use error::{ErrorKind, OpsError, Result};

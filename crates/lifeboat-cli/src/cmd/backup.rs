@@ -6,13 +6,9 @@ use crate::output::{self, ProgressDisplay};
 use crate::session::{configured, Session};
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use lifeboat_config::{PgDatabases, PhysicalMethod, SourceKind};
 use lifeboat_core::error::EXIT_PARTIAL;
-use lifeboat_core::Repository;
-use lifeboat_ops::backup::{
-    self, BackupReport, DatabaseSelection, FilesRequest, Method, PhysicalRequest, PostgresRequest,
-    SnapshotLabels, StreamRequest,
-};
+use lifeboat_ops::backup::{self, BackupReport, FilesRequest, SnapshotLabels, StreamRequest};
+use lifeboat_ops::sources::{self, SourceReport, SourceRequest};
 use std::path::PathBuf;
 
 /// `lifeboat backup`.
@@ -157,103 +153,48 @@ fn print(s: &Session, report: &BackupReport, json: bool) -> i32 {
     }
 }
 
-/// `lifeboat backup --source NAME`: the configured source, into its repository.
+/// `lifeboat backup --source NAME`: the configured source, into its repository; tags, host,
+/// excludes, `--one-file-system`, `--parent` and `--force` given on the command line add to
+/// (or override) the configured ones.
 fn run_source(s: &Session, f: &FilesArgs, name: &str) -> Result<i32> {
     let config = s.require_config("backup --source")?;
     let src = config.source(name)?;
-    let repo: Repository = {
-        let named = match &s.repo {
-            Some(r) => s.named(r)?,
-            None => configured(config.repository(&src.repository)?)?,
-        };
-        let password = s.password(&named, false)?;
-        lifeboat_ops::open::open(&named.location, &password)?
+    let named = match &s.repo {
+        Some(r) => s.named(r)?,
+        None => configured(config.repository(&src.repository)?)?,
     };
-    let mut tags = src.tags.clone();
-    tags.extend(f.tags.iter().cloned());
-    let labels = SnapshotLabels {
-        tags,
-        host: f.host.clone().or(src.host.clone()),
-    };
+    let password = s.password(&named, false)?;
+    let repo = lifeboat_ops::open::open(&named.location, &password)?;
+    let mut req = SourceRequest::of(src)?;
+    let labels = req.labels_mut();
+    labels.tags.extend(f.tags.iter().cloned());
+    if f.host.is_some() {
+        labels.host = f.host.clone();
+    }
+    match &mut req {
+        SourceRequest::Files(r) => {
+            r.excludes.extend(f.excludes.iter().cloned());
+            r.one_file_system |= f.one_file_system;
+            r.parent = f.parent.clone();
+            r.force = f.force;
+        }
+        SourceRequest::PostgresPhysical(r) => r.force = f.force,
+        SourceRequest::Command(_) | SourceRequest::Postgres(_) => {}
+    }
     let display = s
         .show_progress()
         .then(|| ProgressDisplay::backup(s.ctx.progress.clone()));
-    let code = match &src.kind {
-        SourceKind::Files(files) => {
-            let mut excludes = files.exclude.clone();
-            excludes.extend(f.excludes.iter().cloned());
-            let r = backup::files(
-                &s.ctx,
-                &repo,
-                &FilesRequest {
-                    paths: files.paths.clone(),
-                    excludes,
-                    one_file_system: files.one_file_system || f.one_file_system,
-                    parent: f.parent.clone(),
-                    force: f.force,
-                    labels,
-                },
-            )?;
-            drop(display);
-            print(s, &r, f.json)
-        }
-        SourceKind::Command(c) => {
-            let r = backup::command(
-                &s.ctx,
-                &repo,
-                &StreamRequest {
-                    name: c.stream_name.clone(),
-                    command: c.command.clone(),
-                    labels,
-                },
-            )?;
-            drop(display);
-            print(s, &r, f.json)
-        }
-        SourceKind::Postgres(pg) => {
-            let reports = backup::postgres(
-                &s.ctx,
-                &repo,
-                &PostgresRequest {
-                    dsn: pg.dsn.clone(),
-                    databases: match &pg.databases {
-                        PgDatabases::FromDsn => DatabaseSelection::FromDsn,
-                        PgDatabases::Named(d) => DatabaseSelection::Named(d.clone()),
-                        PgDatabases::All => DatabaseSelection::All,
-                    },
-                    labels,
-                },
-            )?;
-            drop(display);
-            postgres::print_logical(s, &reports, f.json);
+    let report = sources::backup(&s.ctx, &repo, &req)?;
+    drop(display);
+    Ok(match &report {
+        SourceReport::Snapshot(r) => print(s, r, f.json),
+        SourceReport::Postgres(r) => {
+            postgres::print_logical(s, r, f.json);
             0
         }
-        SourceKind::PostgresPhysical(pg) => {
-            let r = backup::postgres_physical(
-                &s.ctx,
-                &repo,
-                &PhysicalRequest {
-                    dsn: pg.dsn.clone(),
-                    cluster: pg.cluster.clone(),
-                    fast_checkpoint: matches!(pg.checkpoint, lifeboat_config::Checkpoint::Fast),
-                    wal_timeout_seconds: pg.wal_timeout.as_secs(),
-                    include_wal: false,
-                    method: match pg.method {
-                        PhysicalMethod::Auto => Method::Auto,
-                        PhysicalMethod::Copy => Method::Copy,
-                        PhysicalMethod::PgBasebackup => Method::PgBasebackup,
-                    },
-                    force: f.force,
-                    labels,
-                },
-            )?;
-            drop(display);
-            postgres::print_physical(s, &r, f.json);
+        SourceReport::PostgresPhysical(r) => {
+            postgres::print_physical(s, r, f.json);
             0
         }
-        SourceKind::Sqlite(_) => {
-            bail!("source '{name}' is a sqlite source: SQLite backups are not built yet (the kind is reserved in the configuration format)")
-        }
-    };
-    Ok(code)
+    })
 }

@@ -68,20 +68,13 @@ pub fn run(s: &Session, a: &ForgetArgs) -> Result<i32> {
         }
         let config = s.require_config("forget --policy")?;
         let p = config.policy(name)?;
-        policy = Policy {
-            keep_last: p.keep_last,
-            keep_hourly: p.keep_hourly,
-            keep_daily: p.keep_daily,
-            keep_weekly: p.keep_weekly,
-            keep_monthly: p.keep_monthly,
-            keep_yearly: p.keep_yearly,
-            keep_within: p.keep_within.clone(),
-        };
+        let (configured, configured_filter) = lifeboat_ops::sources::policy(p);
+        policy = configured;
         if filter.tags.is_empty() {
-            filter.tags = p.tags.clone();
+            filter.tags = configured_filter.tags;
         }
         if filter.host.is_none() {
-            filter.host = p.host.clone();
+            filter.host = configured_filter.host;
         }
         prune |= p.prune;
         repo_spec = p.repository.clone().map(|r| format!("@{r}"));

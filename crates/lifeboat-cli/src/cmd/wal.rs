@@ -123,22 +123,31 @@ fn archive_target(s: &Session) -> Result<(Named, Option<PostgresPhysicalSource>)
     Ok((s.target()?, None))
 }
 
+/// The cluster and key cache for push and fetch: the flag, else the configured source's.
+fn cluster_and_cache(
+    pg: Option<&PostgresPhysicalSource>,
+    cluster: &Option<String>,
+    key_cache: &Option<PathBuf>,
+) -> (String, Option<PathBuf>) {
+    (
+        cluster
+            .clone()
+            .or(pg.map(|p| p.cluster.clone()))
+            .unwrap_or_else(|| DEFAULT_CLUSTER.into()),
+        key_cache.clone().or(pg.and_then(|p| p.key_cache.clone())),
+    )
+}
+
 /// `lifeboat wal-push`: quiet on success (its output lands in the server log).
 pub fn push(s: &Session, a: &WalPushArgs) -> Result<i32> {
     let (named, pg) = archive_target(s)?;
     let password = s.password(&named, false)?;
+    let (cluster, key_cache) = cluster_and_cache(pg.as_ref(), &a.cluster, &a.key_cache);
     let req = PushRequest {
         path: a.path.clone(),
-        cluster: a
-            .cluster
-            .clone()
-            .or(pg.as_ref().map(|p| p.cluster.clone()))
-            .unwrap_or_else(|| DEFAULT_CLUSTER.into()),
+        cluster,
         system_id: a.system_id,
-        key_cache: a
-            .key_cache
-            .clone()
-            .or(pg.as_ref().and_then(|p| p.key_cache.clone())),
+        key_cache,
         compression: a
             .compression
             .or(pg.as_ref().map(|p| p.compression))
@@ -162,19 +171,13 @@ pub fn fetch(s: &Session, a: &WalFetchArgs, command: &crate::cli::Command) -> Re
     let r = (|| -> Result<u64> {
         let (named, pg) = archive_target(s)?;
         let password = s.password(&named, false)?;
+        let (cluster, key_cache) = cluster_and_cache(pg.as_ref(), &a.cluster, &a.key_cache);
         let req = FetchRequest {
             name: a.name.clone(),
             dest: a.dest.clone(),
-            cluster: a
-                .cluster
-                .clone()
-                .or(pg.as_ref().map(|p| p.cluster.clone()))
-                .unwrap_or_else(|| DEFAULT_CLUSTER.into()),
+            cluster,
             system_id: a.system_id,
-            key_cache: a
-                .key_cache
-                .clone()
-                .or(pg.as_ref().and_then(|p| p.key_cache.clone())),
+            key_cache,
         };
         Ok(lifeboat_ops::wal::fetch(
             &s.ctx,

@@ -7,15 +7,13 @@ use lifeboat_core::Repository;
 use serde::Serialize;
 
 /// One journal entry as listed: the record, or why it cannot be read.
-// Listed once per record for output: the unboxed record keeps the type simple for callers.
+// Nearly every entry is a readable record: boxing it would only add an allocation per entry.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
-// Nearly every entry is a readable record: boxing it would only add an allocation per entry.
-#[allow(clippy::large_enum_variant)]
 pub enum Listed {
     /// A readable record.
-    Record(Box<Record>),
+    Record(Record),
     /// An unreadable one.
     Unreadable {
         /// Its sequence number.
@@ -32,7 +30,7 @@ pub fn list(_ctx: &Context, repo: &Repository) -> Result<Vec<Listed>> {
         .list()?
         .into_iter()
         .map(|r| match r {
-            Ok(r) => Listed::Record(Box::new(r)),
+            Ok(r) => Listed::Record(r),
             Err((seq, e)) => Listed::Unreadable {
                 seq,
                 unreadable: e.to_string(),
