@@ -7,12 +7,8 @@ use lifeboat_core::Repository;
 use serde::Serialize;
 
 /// One journal entry as listed: the record, or why it cannot be read.
-// Listed once per record for output: the unboxed record keeps the type simple for callers.
-#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
-// Nearly every entry is a readable record: boxing it would only add an allocation per entry.
-#[allow(clippy::large_enum_variant)]
 pub enum Listed {
     /// A readable record.
     Record(Box<Record>),
