@@ -1,8 +1,11 @@
 //! The engine's error type.
 //!
-//! Rules: every variant names what failed and the object or path involved; the `Display` text
-//! says what to do where there is something to do. Binaries map variants to exit codes with
-//! [`Error::exit_code`]; the engine never prints or exits.
+//! Rules: every variant names what failed and the object or path involved. The `Display` text
+//! names no front end's syntax (no command-line flags, no commands): what the user can do is a
+//! [`Hint`] ([`Error::hint`]), which each front end renders in its own words. Internal failures
+//! (a thread that stopped, a cipher that failed, a write that lost every race) have variants of
+//! their own; [`Error::Invalid`] is for requests that cannot be carried out as given. Binaries
+//! map variants to exit codes with [`Error::exit_code`]; the engine never prints or exits.
 
 use lifeboat_storage::StorageError;
 use std::path::PathBuf;
@@ -165,6 +168,72 @@ pub enum Error {
         operation: String,
     },
 
+    /// The journal's newest record cannot be read, so nothing can be appended after it (and no
+    /// head can be given).
+    #[error("corrupt object {object}: {detail}; it is the journal's newest record, so the journal cannot be extended")]
+    JournalDamaged {
+        /// The storage key of the record.
+        object: String,
+        /// What was wrong with it.
+        detail: String,
+    },
+
+    /// A copy stopped at a snapshot; nothing of that snapshot is referenced in the destination
+    /// (exit code and hint are those of the cause).
+    #[error("{cause}; copy stopped at snapshot {snapshot}: nothing of it is referenced in {destination} (its partial packs are removed by the next prune there)")]
+    CopyStopped {
+        /// Short id of the source snapshot being copied.
+        snapshot: String,
+        /// The destination repository's location.
+        destination: String,
+        /// Why it stopped.
+        cause: Box<Error>,
+    },
+
+    /// Prune found a snapshot it cannot read, so it cannot tell which data is unused, and
+    /// deletes nothing (exit code of the cause; its hint, else a check).
+    #[error("snapshot {snapshot} cannot be read ({cause}); prune refuses to delete anything until the repository passes a check")]
+    PruneRefused {
+        /// Short id of the unreadable snapshot.
+        snapshot: String,
+        /// Why it cannot be read.
+        cause: Box<Error>,
+    },
+
+    /// A write kept losing the race against other writers and gave up.
+    #[error("gave up writing {object} after {attempts} attempts: too many concurrent writers")]
+    Contention {
+        /// What was being written.
+        object: String,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+
+    /// A worker thread stopped early (it panicked); nothing that depends on it was written.
+    #[error("the {thread} thread stopped unexpectedly")]
+    ThreadFailed {
+        /// Which thread.
+        thread: &'static str,
+    },
+
+    /// The background threads that store a backup's blobs stopped: an earlier call already
+    /// returned the error that stopped them (`reason` is its text), or the saver was dropped
+    /// before it finished. Nothing that points at the data being saved was written.
+    #[error("{reason}")]
+    SaverStopped {
+        /// Why the saver stopped.
+        reason: String,
+    },
+
+    /// Encryption or key derivation failed.
+    #[error("{what} failed: {detail}")]
+    Crypto {
+        /// What was being done.
+        what: &'static str,
+        /// Why it failed.
+        detail: String,
+    },
+
     /// A request cannot be carried out as given; `hint` says what to change.
     #[error("{message}")]
     Guided {
@@ -257,6 +326,25 @@ impl Error {
         }
     }
 
+    /// Builds a [`Error::Crypto`].
+    pub fn crypto(what: &'static str, detail: impl std::fmt::Display) -> Self {
+        Error::Crypto {
+            what,
+            detail: detail.to_string(),
+        }
+    }
+
+    /// The error that caused this one, for errors that wrap another ([`Error::CopyStopped`],
+    /// [`Error::PruneRefused`]); `self` otherwise.
+    pub fn root_cause(&self) -> &Error {
+        match self {
+            Error::CopyStopped { cause, .. } | Error::PruneRefused { cause, .. } => {
+                cause.root_cause()
+            }
+            e => e,
+        }
+    }
+
     /// Builds a corruption error.
     pub fn corrupt(object: impl Into<String>, detail: impl Into<String>) -> Self {
         Error::Corrupt {
@@ -273,6 +361,9 @@ impl Error {
             Error::Locked(_) => EXIT_LOCKED,
             Error::ReadOnly { .. } => EXIT_MODE_REFUSED,
             Error::Cancelled { .. } => EXIT_CANCELLED,
+            Error::CopyStopped { cause, .. } | Error::PruneRefused { cause, .. } => {
+                cause.exit_code()
+            }
             _ => EXIT_ERROR,
         }
     }
@@ -293,7 +384,105 @@ impl Error {
             Error::TargetNotEmpty(_) => Hint::EmptyTargetOrOverwrite,
             Error::Storage(e) if e.is_retryable() => Hint::Retry,
             Error::Guided { hint, .. } => hint.clone(),
+            Error::JournalDamaged { .. } => Hint::RunOperation {
+                operation: "journal verify",
+            },
+            Error::CopyStopped { cause, .. } => return cause.hint(),
+            Error::PruneRefused { cause, .. } => cause.hint().unwrap_or(Hint::Check),
+            Error::Contention { .. } => Hint::Retry,
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lifeboat_storage::ErrorKind;
+
+    #[test]
+    fn wrapping_errors_keep_the_cause_exit_code_and_hint() {
+        let stopped = |cause: Error| Error::CopyStopped {
+            snapshot: "0123abcd".into(),
+            destination: "/srv/b".into(),
+            cause: Box::new(cause),
+        };
+        let e = stopped(Error::Locked("held by pid 1".into()));
+        assert_eq!(e.exit_code(), EXIT_LOCKED);
+        assert_eq!(e.hint(), Some(Hint::WaitOrUnlock));
+        assert!(matches!(e.root_cause(), Error::Locked(_)));
+        let text = e.to_string();
+        assert!(
+            text.contains("held by pid 1") && text.contains("copy stopped at snapshot 0123abcd"),
+            "{text}"
+        );
+
+        let transient = || {
+            Error::Storage(StorageError::new(
+                ErrorKind::Transient,
+                "write",
+                "/srv/b",
+                "data/00/00",
+                "connection reset",
+            ))
+        };
+        let e = stopped(transient());
+        assert_eq!(e.exit_code(), EXIT_ERROR);
+        assert_eq!(e.hint(), Some(Hint::Retry));
+        let e = stopped(Error::Cancelled {
+            operation: "copy".into(),
+        });
+        assert_eq!(e.exit_code(), EXIT_CANCELLED);
+
+        let refused = |cause: Error| Error::PruneRefused {
+            snapshot: "0123abcd".into(),
+            cause: Box::new(cause),
+        };
+        assert_eq!(
+            refused(Error::corrupt("index/ab", "bad MAC")).hint(),
+            Some(Hint::CheckReadData)
+        );
+        assert_eq!(refused(transient()).hint(), Some(Hint::Retry));
+        let denied = Error::Storage(StorageError::new(
+            ErrorKind::PermissionDenied,
+            "read",
+            "/srv/a",
+            "index/ab",
+            "denied",
+        ));
+        assert_eq!(refused(denied).hint(), Some(Hint::Check));
+    }
+
+    #[test]
+    fn messages_name_no_cli_syntax_and_hints_are_data() {
+        let e = Error::JournalDamaged {
+            object: "journal/0000000000000007".into(),
+            detail: "authentication failed".into(),
+        };
+        assert_eq!(
+            e.hint(),
+            Some(Hint::RunOperation {
+                operation: "journal verify"
+            })
+        );
+        let e = Error::Contention {
+            object: "the journal of /srv/a".into(),
+            attempts: 100,
+        };
+        assert!(e.to_string().contains("gave up"), "{e}");
+        assert_eq!(e.hint(), Some(Hint::Retry));
+        for e in [
+            e,
+            Error::ThreadFailed {
+                thread: "stream's SHA-256",
+            },
+            Error::crypto("key derivation (argon2id)", "output too short"),
+        ] {
+            let text = e.to_string();
+            assert!(
+                !text.contains("--") && !text.contains("`lifeboat"),
+                "{text}"
+            );
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The repository handle: open/init, keys, metadata objects, blob reads, and the checks every
 //! write goes through (mode, key scope).
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, Result};
 use crate::format::blob::{self, BlobId, BlobType};
 use crate::format::config::{Config, CONFIG_KEY};
 use crate::format::crypto::{sha256_hex, MasterKeys};
@@ -311,20 +311,28 @@ impl Repository {
         let matching: Vec<_> = keys.iter().filter(|k| k.id.starts_with(prefix)).collect();
         let key = match matching.as_slice() {
             [] => {
-                return Err(Error::Invalid(format!(
-                    "no key matches '{prefix}'; see `lifeboat key list`"
-                )))
+                return Err(Error::guided(
+                    format!("no key matches '{prefix}'"),
+                    Hint::RunOperation {
+                        operation: "key list",
+                    },
+                ))
             }
             [k] => *k,
             _ => {
-                return Err(Error::Invalid(format!(
-                    "key prefix '{prefix}' is ambiguous"
-                )))
+                return Err(Error::guided(
+                    format!("key prefix '{prefix}' is ambiguous"),
+                    Hint::LongerPrefix,
+                ))
             }
         };
         if key.current {
-            return Err(Error::Invalid(
-                "refusing to remove the key this command was opened with; open with another key, or use `key passwd`".into(),
+            return Err(Error::guided(
+                "refusing to remove the key the repository was opened with: open it with another \
+                 key to remove this one, or change this key's password instead",
+                Hint::RunOperation {
+                    operation: "key passwd",
+                },
             ));
         }
         if keys.len() == 1 {
@@ -486,8 +494,7 @@ impl Repository {
         let bytes = self.storage.read(&key).map_err(|e| match e.kind {
             ErrorKind::NotFound => Error::corrupt(
                 &key,
-                "compression dictionary is missing; blobs compressed with it cannot be read \
-                 (run `lifeboat check --read-data` to list them)",
+                "compression dictionary is missing; blobs compressed with it cannot be read",
             ),
             _ => Error::Storage(e),
         })?;

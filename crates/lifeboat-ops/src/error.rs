@@ -222,19 +222,21 @@ impl OpsError {
     }
 }
 
-/// The kind of an engine failure.
+/// The kind of an engine failure (a stopped copy or a refused prune: that of the cause).
 fn engine_kind(e: &lifeboat_core::Error) -> ErrorKind {
     use lifeboat_core::Error as E;
     match e {
+        E::CopyStopped { cause, .. } | E::PruneRefused { cause, .. } => engine_kind(cause),
         E::NotARepository { .. } => ErrorKind::NotARepository,
         E::WrongPassword { .. } => ErrorKind::WrongPassword,
         E::Locked(_) => ErrorKind::Locked,
         E::ReadOnly { .. } => ErrorKind::ModeRefused,
         E::Cancelled { .. } => ErrorKind::Cancelled,
         E::SnapshotNotFound(_) | E::PathNotInSnapshot { .. } => ErrorKind::NotFound,
-        E::Corrupt { .. } | E::MissingBlob { .. } | E::VerificationFailed { .. } => {
-            ErrorKind::Corrupt
-        }
+        E::Corrupt { .. }
+        | E::MissingBlob { .. }
+        | E::VerificationFailed { .. }
+        | E::JournalDamaged { .. } => ErrorKind::Corrupt,
         E::SourceFailed(_) | E::Io { .. } => ErrorKind::SourceFailed,
         E::Storage(s) if s.is_not_found() => ErrorKind::NotFound,
         E::Storage(_) => ErrorKind::Storage,
@@ -242,7 +244,11 @@ fn engine_kind(e: &lifeboat_core::Error) -> ErrorKind {
         E::AmbiguousSnapshot { .. } | E::TargetNotEmpty(_) | E::Guided { .. } | E::Invalid(_) => {
             ErrorKind::InvalidRequest
         }
-        _ => ErrorKind::Other,
+        E::AlreadyInitialized { .. }
+        | E::Contention { .. }
+        | E::ThreadFailed { .. }
+        | E::SaverStopped { .. }
+        | E::Crypto { .. } => ErrorKind::Other,
     }
 }
 
@@ -293,5 +299,37 @@ mod tests {
         });
         assert_eq!(e.kind(), ErrorKind::SourceFailed);
         assert_eq!(e.hint(), Some(Hint::InstallPostgres));
+    }
+
+    #[test]
+    fn engine_errors_that_wrap_a_cause_take_its_kind() {
+        use lifeboat_core::Error as E;
+        let e = OpsError::from(E::CopyStopped {
+            snapshot: "0123abcd".into(),
+            destination: "/srv/b".into(),
+            cause: Box::new(E::Locked("held by pid 1".into())),
+        });
+        assert_eq!(e.kind(), ErrorKind::Locked);
+        assert_eq!(e.exit_code(), EXIT_LOCKED);
+        assert_eq!(e.hint(), Some(Hint::WaitOrUnlock));
+
+        let e = OpsError::from(E::PruneRefused {
+            snapshot: "0123abcd".into(),
+            cause: Box::new(E::corrupt("index/ab", "bad MAC")),
+        });
+        assert_eq!(e.kind(), ErrorKind::Corrupt);
+        assert_eq!(e.hint(), Some(Hint::CheckReadData));
+
+        let e = OpsError::from(E::JournalDamaged {
+            object: "journal/0000000000000007".into(),
+            detail: "authentication failed".into(),
+        });
+        assert_eq!(e.kind(), ErrorKind::Corrupt);
+        let e = OpsError::from(E::Contention {
+            object: "the journal of /srv/a".into(),
+            attempts: 100,
+        });
+        assert_eq!(e.kind(), ErrorKind::Other);
+        assert_eq!(e.hint(), Some(Hint::Retry));
     }
 }

@@ -211,10 +211,7 @@ fn parse_s3(location: &str, rest: &str) -> Result<Location> {
 /// Parses a repository location string (see the module table).
 pub fn parse(location: &str) -> Result<Location> {
     if location.is_empty() {
-        return Err(invalid(
-            location,
-            "no repository given: pass -r/--repo or set LIFEBOAT_REPOSITORY",
-        ));
+        return Err(invalid(location, "no repository location given"));
     }
     if location == "memory:" {
         return Ok(Location::Memory);

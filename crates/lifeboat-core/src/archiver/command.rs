@@ -19,7 +19,7 @@ pub fn backup_command(
 ) -> Result<BackupOutcome> {
     let (program, args) = command
         .split_first()
-        .ok_or_else(|| Error::Invalid("--stdin-from-command needs a command after --".into()))?;
+        .ok_or_else(|| Error::Invalid("no command given to back up the output of".into()))?;
     let mut child = std::process::Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::null())

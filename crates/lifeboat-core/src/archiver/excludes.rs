@@ -18,7 +18,7 @@ impl Excludes {
             let glob = globset::GlobBuilder::new(p)
                 .literal_separator(p.contains('/'))
                 .build()
-                .map_err(|e| Error::Invalid(format!("bad --exclude pattern '{p}': {e}")))?;
+                .map_err(|e| Error::Invalid(format!("bad exclude pattern '{p}': {e}")))?;
             if p.contains('/') {
                 paths.add(glob);
             } else {

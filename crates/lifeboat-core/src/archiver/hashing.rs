@@ -58,7 +58,9 @@ impl<R: Read> HashingReader<R> {
             .hasher
             .take()
             .and_then(|h| h.join().ok())
-            .ok_or_else(|| Error::Invalid("the stream's SHA-256 thread failed".into()))?;
+            .ok_or(Error::ThreadFailed {
+                thread: "stream's SHA-256",
+            })?;
         Ok((self.size, hex::encode(digest)))
     }
 }

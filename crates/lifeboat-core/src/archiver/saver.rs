@@ -167,8 +167,8 @@ impl<'a> BlobSaver<'a> {
             }
             // The first caller gets the real error; later callers its text.
             let taken = self.shared.error.lock().expect("error slot").take();
-            return Err(taken.unwrap_or_else(|| {
-                Error::Invalid(self.shared.error_text.lock().expect("error text").clone())
+            return Err(taken.unwrap_or_else(|| Error::SaverStopped {
+                reason: self.shared.error_text.lock().expect("error text").clone(),
             }));
         }
         Ok(())
@@ -271,7 +271,9 @@ impl<'a> BlobSaver<'a> {
 impl Drop for BlobSaver<'_> {
     fn drop(&mut self) {
         drop(self.jobs.take());
-        self.shared.fail(Error::Invalid("backup aborted".into()));
+        self.shared.fail(Error::SaverStopped {
+            reason: "the blob saver was dropped before it finished".into(),
+        });
         self.trainer.join();
         for w in self.workers.drain(..) {
             let _ = w.join();

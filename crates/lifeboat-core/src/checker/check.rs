@@ -107,7 +107,9 @@ pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
     }
     for id in stored.keys() {
         if index.pack_position(id).is_none() {
-            report.warnings.push(format!("pack {id} is not in any index (left by an interrupted backup; `lifeboat prune` removes it)"));
+            report.warnings.push(format!(
+                "pack {id} is not in any index (left by an interrupted backup; prune removes it)"
+            ));
         }
     }
 

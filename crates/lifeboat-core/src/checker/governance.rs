@@ -41,9 +41,9 @@ pub fn check_identity(repo: &Repository) -> Result<Option<String>> {
 pub fn check_locks(repo: &Repository, report: &mut CheckReport) -> Result<()> {
     for (key, info) in crate::governance::lock::list_locks(repo)? {
         if info.as_ref().is_none_or(|i| i.is_stale()) {
-            report.warnings.push(format!(
-                "stale lock {key} (remove it with `lifeboat unlock`)"
-            ));
+            report
+                .warnings
+                .push(format!("stale lock {key} (unlock removes it)"));
         }
     }
     Ok(())

@@ -213,20 +213,25 @@ impl KdfParams {
     /// Derives the 32-byte wrapping key from a password.
     pub fn derive(&self, password: &[u8]) -> Result<Key> {
         if self.algorithm != "argon2id" {
-            return Err(Error::Invalid(format!(
-                "key file uses unknown KDF '{}'",
-                self.algorithm
-            )));
+            return Err(Error::crypto(
+                "key derivation",
+                format!("the key file uses the unknown KDF '{}'", self.algorithm),
+            ));
         }
         let params =
             argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
-                .map_err(|e| Error::Invalid(format!("bad argon2id parameters in key file: {e}")))?;
+                .map_err(|e| {
+                    Error::crypto(
+                        "key derivation",
+                        format!("bad argon2id parameters in the key file: {e}"),
+                    )
+                })?;
         let argon =
             argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
         let mut out = [0u8; 32];
         argon
             .hash_password_into(password, &self.salt, &mut out)
-            .map_err(|e| Error::Invalid(format!("argon2id failed: {e}")))?;
+            .map_err(|e| Error::crypto("key derivation (argon2id)", e))?;
         Ok(Key(out))
     }
 }

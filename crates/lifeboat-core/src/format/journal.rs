@@ -5,7 +5,7 @@
 //! (`prev_hash`) and its own `hash`, computed over the [`canonical`] encoding of every other
 //! field. Appending and verifying the chain: `governance/journal.rs`.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -164,16 +164,24 @@ impl std::str::FromStr for SavedHead {
         let (seq, hash) = match s.split_once([':', ' ']) {
             Some((a, b)) => (
                 Some(a.trim().parse::<u64>().map_err(|_| {
-                    Error::Invalid(format!("bad journal head '{s}': expected SEQ:HASH or HASH"))
+                    Error::guided(
+                        format!("bad journal head '{s}': expected SEQ:HASH or HASH"),
+                        Hint::RunOperation {
+                            operation: "journal head",
+                        },
+                    )
                 })?),
                 b.trim(),
             ),
             None => (None, s),
         };
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::Invalid(format!(
-                "bad journal head '{s}': the hash must be 64 hex digits (as printed by `lifeboat journal head`)"
-            )));
+            return Err(Error::guided(
+                format!("bad journal head '{s}': the hash must be 64 hex digits"),
+                Hint::RunOperation {
+                    operation: "journal head",
+                },
+            ));
         }
         Ok(SavedHead {
             seq,

@@ -73,9 +73,16 @@ impl RecipientSealer {
     pub fn new(recipient: &age::x25519::Recipient) -> Result<Self> {
         let session = Key::random();
         let wrapped = age::encrypt(recipient, &session.0)
-            .map_err(|e| Error::Invalid(format!("age encryption failed: {e}")))?;
+            .map_err(|e| Error::crypto("wrapping the session key to the recipient (age)", e))?;
         if wrapped.len() > u16::MAX as usize {
-            return Err(Error::Invalid("wrapped session key too long".into()));
+            return Err(Error::crypto(
+                "wrapping the session key to the recipient (age)",
+                format!(
+                    "the wrapped key has {} bytes, more than the {} an envelope can hold",
+                    wrapped.len(),
+                    u16::MAX
+                ),
+            ));
         }
         Ok(RecipientSealer { session, wrapped })
     }

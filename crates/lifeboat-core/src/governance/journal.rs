@@ -101,12 +101,7 @@ impl Journal {
             }),
             Some(&seq) => {
                 let r = self.read(seq).map_err(|e| match e {
-                    Error::Corrupt { object, detail } => Error::Corrupt {
-                        object,
-                        detail: format!(
-                            "{detail}; the journal's newest record is damaged: run `lifeboat journal verify`"
-                        ),
-                    },
+                    Error::Corrupt { object, detail } => Error::JournalDamaged { object, detail },
                     other => other,
                 })?;
                 Ok(Head { seq, hash: r.hash })
@@ -150,10 +145,10 @@ impl Journal {
                 Err(e) => return Err(e.into()),
             }
             if attempt >= 100 {
-                return Err(Error::Invalid(format!(
-                    "could not append to the journal of {} after {attempt} attempts (too many concurrent writers)",
-                    self.storage.location()
-                )));
+                return Err(Error::Contention {
+                    object: format!("the journal of {}", self.storage.location()),
+                    attempts: attempt,
+                });
             }
             let jitter = rand::random::<u64>() % (10 * u64::from(attempt.min(20)) + 1);
             std::thread::sleep(std::time::Duration::from_millis(jitter));

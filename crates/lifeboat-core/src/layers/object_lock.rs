@@ -17,7 +17,7 @@
 //! `prune` keeps retained packs and index files (still indexed, so the repository stays
 //! consistent) and reports when they become deletable; a later run deletes them.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, Result};
 use crate::format::config::ObjectLock;
 use lifeboat_storage::{
     Capabilities, ObjectInfo, ReadStorage, Retention, Storage, WriteOptions, WriteStorage,
@@ -35,9 +35,15 @@ pub fn is_mutable(key: &str) -> bool {
 /// Parses `MODE:DAYS` (`COMPLIANCE:30`, `governance:7`).
 pub fn parse_object_lock(s: &str) -> Result<ObjectLock> {
     let bad = || {
-        Error::Invalid(format!(
-            "bad --object-lock '{s}': use MODE:DAYS with MODE COMPLIANCE or GOVERNANCE, e.g. COMPLIANCE:30"
-        ))
+        Error::guided(
+            format!(
+                "bad object lock '{s}': it must be MODE:DAYS with MODE COMPLIANCE or GOVERNANCE"
+            ),
+            Hint::SetOption {
+                option: "object_lock",
+                value: Some("COMPLIANCE:30".into()),
+            },
+        )
     };
     let (mode, days) = s.split_once(':').ok_or_else(bad)?;
     let mode = mode.trim().to_ascii_uppercase();
@@ -46,9 +52,13 @@ pub fn parse_object_lock(s: &str) -> Result<ObjectLock> {
     }
     let days: u32 = days.trim().parse().map_err(|_| bad())?;
     if days == 0 || days > 36500 {
-        return Err(Error::Invalid(format!(
-            "bad --object-lock '{s}': DAYS must be between 1 and 36500"
-        )));
+        return Err(Error::guided(
+            format!("bad object lock '{s}': DAYS must be between 1 and 36500"),
+            Hint::SetOption {
+                option: "object_lock",
+                value: Some(format!("{mode}:30")),
+            },
+        ));
     }
     Ok(ObjectLock { mode, days })
 }
@@ -63,12 +73,17 @@ pub fn require_capability(storage: &dyn ReadStorage) -> Result<()> {
     if storage.capabilities().object_lock {
         return Ok(());
     }
-    Err(Error::Invalid(format!(
-        "{}: bucket without object lock: this store cannot set per-object retention, so \
-         --object-lock cannot be honoured (create the bucket with Object Lock enabled, on a \
-         backend that supports it)",
-        storage.location()
-    )))
+    Err(Error::guided(
+        format!(
+            "{}: bucket without object lock: this store cannot set per-object retention, so \
+             object-lock retention cannot be honoured (create the bucket with Object Lock \
+             enabled, on a backend that supports it)",
+            storage.location()
+        ),
+        Hint::DropOption {
+            option: "object_lock",
+        },
+    ))
 }
 
 /// Wraps a store so every write of an immutable object carries retention until now + DAYS.

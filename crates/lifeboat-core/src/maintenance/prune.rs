@@ -5,7 +5,7 @@
 //! (and superseding all old index files), then old index files are deleted, then unused packs.
 //! A crash at any point leaves a repository where every snapshot's data is indexed.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, Result};
 use crate::format::blob::BlobId;
 use crate::format::index::{IndexBlob, IndexPack};
 use crate::format::pack::{pack_key, PackBuilder};
@@ -64,11 +64,9 @@ pub fn used_blobs(
             if !used.insert(t) {
                 continue;
             }
-            let tree = repo.read_tree(index, &t).map_err(|e| {
-                Error::Invalid(format!(
-                    "snapshot {} cannot be read ({e}); prune refuses to delete anything until `lifeboat check` passes",
-                    s.short_id()
-                ))
+            let tree = repo.read_tree(index, &t).map_err(|e| Error::PruneRefused {
+                snapshot: s.short_id().to_string(),
+                cause: Box::new(e),
             })?;
             for n in tree.nodes {
                 match n.kind() {
@@ -187,7 +185,7 @@ fn prune_locked(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
     {
         return Err(Error::corrupt(
             format!("pack {missing}"),
-            "it holds data of existing snapshots but is missing from storage; prune changes nothing until `lifeboat check` passes",
+            "it holds data of existing snapshots but is missing from storage; prune changes nothing until the repository passes a check",
         ));
     }
     let mut unindexed = Vec::new();
@@ -312,12 +310,17 @@ pub fn probe_delete(repo: &Repository) -> Result<()> {
                 lifeboat_storage::ErrorKind::PermissionDenied | lifeboat_storage::ErrorKind::Locked
             ) =>
         {
-            Err(Error::Invalid(format!(
-                "prune needs to delete objects, but {} refuses deletes ({e}); this looks like an \
-                 append-only deployment: run prune with credentials that may delete. Nothing was changed \
-                 (the probe object {key} may remain; `lifeboat unlock` removes it)",
-                repo.storage().location()
-            )))
+            Err(Error::guided(
+                format!(
+                    "prune needs to delete objects, but {} refuses deletes ({e}); this looks like an \
+                     append-only deployment: run prune with credentials that may delete. Nothing was \
+                     changed (the probe object {key} may remain; removing stale locks removes it)",
+                    repo.storage().location()
+                ),
+                Hint::RunOperation {
+                    operation: "unlock",
+                },
+            ))
         }
         Err(e) => Err(e.into()),
     }

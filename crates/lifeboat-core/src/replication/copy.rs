@@ -235,26 +235,29 @@ pub fn copy(
     Ok(report)
 }
 
+/// The error of a copy that stopped at `entry`: a cancellation as it is, anything else as
+/// [`Error::CopyStopped`] (which keeps the cause's exit code and hint). Damage can only be
+/// read in the source (the destination is only written), so the cause says so.
 fn stopped(entry: &SnapshotEntry, dst: &Repository, e: Error) -> Error {
-    let what = format!(
-        "copy stopped at snapshot {}; nothing of it is referenced in {} (its partial packs are removed by the next prune there)",
-        entry.short_id(),
-        dst.storage().location()
-    );
-    match e {
+    let cause = match e {
+        e @ Error::Cancelled { .. } => return e,
         Error::Corrupt { object, detail } => Error::Corrupt {
             object: format!("source {object}"),
-            detail: format!("{detail}; {what}"),
+            detail,
         },
         Error::MissingBlob {
             blob,
             referenced_by,
         } => Error::MissingBlob {
             blob,
-            referenced_by: format!("{referenced_by} in the source; {what}"),
+            referenced_by: format!("{referenced_by} in the source"),
         },
-        e @ Error::Cancelled { .. } => e,
-        other => Error::Invalid(format!("{other}; {what}")),
+        other => other,
+    };
+    Error::CopyStopped {
+        snapshot: entry.short_id().to_string(),
+        destination: dst.storage().location(),
+        cause: Box::new(cause),
     }
 }
 

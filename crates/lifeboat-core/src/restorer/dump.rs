@@ -1,7 +1,7 @@
 //! `dump`: writes one file, or a stream snapshot's stream, to a writer.
 
 use super::walk::find_node;
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, Result};
 use crate::format::snapshot::SnapshotEntry;
 use crate::format::tree::NodeKind;
 use crate::repo::Repository;
@@ -22,18 +22,25 @@ pub fn dump(
         None => match &snapshot.snapshot.stream {
             Some(s) => (find_node(repo, &index, snapshot, &s.name)?, s.name.clone()),
             None => {
-                return Err(Error::Invalid(format!(
-                "snapshot {} holds files: give the path of a file to dump (see `lifeboat ls {}`)",
-                snapshot.short_id(),
-                snapshot.short_id()
-            )))
+                return Err(Error::guided(
+                    format!(
+                        "snapshot {} holds files: give the path of a file in it to dump",
+                        snapshot.short_id()
+                    ),
+                    Hint::RunOperation { operation: "ls" },
+                ))
             }
         },
     };
     if node.kind() != NodeKind::File {
-        return Err(Error::Invalid(format!(
-            "{display} is not a regular file; use `lifeboat restore` for directories"
-        )));
+        return Err(Error::guided(
+            format!(
+                "{display} is not a regular file: only files are dumped, directories are restored"
+            ),
+            Hint::RunOperation {
+                operation: "restore",
+            },
+        ));
     }
     let mut hasher = sha2::Sha256::new();
     let mut total = 0u64;
