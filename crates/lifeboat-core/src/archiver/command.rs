@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::repo::Repository;
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::sync::{Arc, Mutex};
 
 /// Backs up the standard output of a command. If the command exits non-zero (or is killed),
@@ -20,7 +21,10 @@ pub fn backup_command(
     let (program, args) = command
         .split_first()
         .ok_or_else(|| Error::Invalid("no command given to back up the output of".into()))?;
+    // Its own process group, so that stopping it stops what it started too (a shell's
+    // children hold the pipe open after the shell is gone).
     let mut child = std::process::Command::new(program)
+        .process_group(0)
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -45,8 +49,33 @@ pub fn backup_command(
         }
         buf
     });
+    // A command that produces nothing for a while blocks the reading thread, which then cannot
+    // see a cancellation: a watcher kills the command instead, so the read ends at once.
+    // `done` is set (under its lock) before the child is reaped, and the watcher kills only
+    // while holding the lock and seeing `done` unset, so it never signals a reused pid.
+    let done = Arc::new(Mutex::new(false));
+    let watcher = {
+        let (done, cancel, pid) = (done.clone(), progress.cancel.clone(), child.id());
+        std::thread::spawn(move || loop {
+            {
+                let done = done.lock().expect("watcher flag");
+                if *done {
+                    return;
+                }
+                if cancel.is_cancelled() {
+                    // SAFETY: kill has no memory preconditions; the child is not reaped yet
+                    // (see above), so the pid still names it.
+                    unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+                    return;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        })
+    };
     let child = Mutex::new(child);
     let result = backup_stream(repo, name, stdout, opts, progress, |_| {
+        // Stop watching before the child is reaped: its pid may be reused afterwards.
+        *done.lock().expect("watcher flag") = true;
         let status = child.lock().expect("child").wait().map_err(|e| {
             Error::SourceFailed(format!("waiting for `{}` failed: {e}", command.join(" ")))
         })?;
@@ -55,8 +84,14 @@ pub fn backup_command(
         }
         Err(Error::SourceFailed(String::new()))
     });
+    *done.lock().expect("watcher flag") = true;
+    let _ = watcher.join();
     // Make sure the child is gone whatever happened (a failed backup must not leave it running).
     let mut child = child.into_inner().expect("child");
+    if matches!(child.try_wait(), Ok(None)) {
+        // SAFETY: as above; not reaped yet, so its group id is still its own.
+        unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+    }
     let _ = child.kill();
     let status = child.wait().ok();
     let stderr_tail = tail.join().unwrap_or_default();
