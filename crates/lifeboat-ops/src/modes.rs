@@ -39,6 +39,8 @@ pub enum Operation {
     WalVerify,
     /// Show the WAL archive's state.
     WalShow,
+    /// Show what WAL expiry would delete.
+    WalExpireDryRun,
     /// Delete WAL no kept base backup needs.
     WalExpire,
     /// List snapshots, files, statistics.
@@ -97,7 +99,7 @@ pub enum Effect {
 
 impl Operation {
     /// Every operation, in table order.
-    pub const ALL: [Operation; 29] = [
+    pub const ALL: [Operation; 30] = [
         Operation::Init,
         Operation::BackupFiles,
         Operation::BackupStream,
@@ -107,6 +109,7 @@ impl Operation {
         Operation::WalFetch,
         Operation::WalVerify,
         Operation::WalShow,
+        Operation::WalExpireDryRun,
         Operation::WalExpire,
         Operation::List,
         Operation::Restore,
@@ -141,6 +144,7 @@ impl Operation {
             Operation::WalFetch => "wal-fetch",
             Operation::WalVerify => "wal verify",
             Operation::WalShow => "wal show",
+            Operation::WalExpireDryRun => "wal expire (dry run)",
             Operation::WalExpire => "wal expire",
             Operation::List => "listing",
             Operation::Restore => "restore",
@@ -168,8 +172,9 @@ impl Operation {
     pub fn effect(self) -> Effect {
         use Operation::*;
         match self {
-            WalFetch | WalVerify | WalShow | List | Restore | RestorePostgres | Dump | Check
-            | ForgetDryRun | PruneDryRun | CopyFrom | KeyList | ModeShow | Journal => Effect::Read,
+            WalFetch | WalVerify | WalShow | WalExpireDryRun | List | Restore | RestorePostgres
+            | Dump | Check | ForgetDryRun | PruneDryRun | CopyFrom | KeyList | ModeShow
+            | Journal => Effect::Read,
             Init
             | BackupFiles
             | BackupStream

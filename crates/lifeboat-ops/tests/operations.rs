@@ -187,7 +187,9 @@ fn attempt(
         | Operation::RestorePostgres
         | Operation::WalFetch => modes::require(repo, op),
         Operation::WalVerify | Operation::WalShow => lifeboat_ops::wal::show(&ctx, repo).map(drop),
-        Operation::WalExpire => lifeboat_ops::wal::expire(&ctx, repo, None, false).map(drop),
+        Operation::WalExpire | Operation::WalExpireDryRun => {
+            lifeboat_ops::wal::expire(&ctx, repo, None, op == Operation::WalExpireDryRun).map(drop)
+        }
         Operation::List => lifeboat_ops::list::snapshots(&ctx, repo, &Default::default()).map(drop),
         Operation::Restore => {
             let t = tempfile::tempdir_in(scratch).unwrap();

@@ -296,7 +296,7 @@ pub fn expire(
         modes::require(
             repo,
             if dry_run {
-                Operation::WalVerify
+                Operation::WalExpireDryRun
             } else {
                 Operation::WalExpire
             },
