@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p lifeboat-cli 2>&1 | tail -n 2
-LB="$PWD/target/release/lifeboat"
+LB="${CARGO_TARGET_DIR:-$PWD/target}/release/lifeboat"
 WORK="${LIFEBOAT_QUICKSTART_DIR:-$(mktemp -d /tmp/lifeboat-quickstart.XXXXXX)}"
 export LIFEBOAT_REPOSITORY="$WORK/repo"
 export LIFEBOAT_PASSWORD="${LIFEBOAT_PASSWORD:-quickstart-password}"
