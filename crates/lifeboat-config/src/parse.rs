@@ -186,6 +186,20 @@ impl<'a> Parser<'a> {
         self.report(span, Some(sec.key_path(key)), message);
     }
 
+    /// Reports, at the second of them, that `sec` gives more than one of `keys` (they exclude
+    /// each other); `message` gets the keys given.
+    fn at_most_one(&mut self, sec: &Sec, keys: &[&str], message: impl FnOnce(&[&str]) -> String) {
+        let given: Vec<&str> = keys.iter().copied().filter(|k| sec.has(k)).collect();
+        if given.len() > 1 {
+            let span = sec
+                .entry(given[1])
+                .map(|(k, _)| k.span())
+                .unwrap_or(sec.header.clone());
+            let text = message(&given);
+            self.report_key(sec, given[1], &span, text);
+        }
+    }
+
     fn resolve(&self, path: &str) -> PathBuf {
         let p = PathBuf::from(path);
         match &self.base {
@@ -589,23 +603,13 @@ impl<'a> Parser<'a> {
             }
         };
 
-        let given: Vec<&str> = PASSWORD_KEYS
-            .iter()
-            .copied()
-            .filter(|k| sec.has(k))
-            .collect();
-        if given.len() > 1 {
-            let span = sec
-                .entry(given[1])
-                .map(|(k, _)| k.span())
-                .unwrap_or(sec.header.clone());
-            let message = format!(
+        self.at_most_one(sec, PASSWORD_KEYS, |given| {
+            format!(
                 "[{}] has more than one password source ({}): keep exactly one",
                 sec.name,
                 given.join(", ")
-            );
-            self.report_key(sec, given[1], &span, message);
-        }
+            )
+        });
         let mut password = None;
         if let Some(path) = self.path(sec, "password_file") {
             password = Some(PasswordSource::File(path));
@@ -865,22 +869,13 @@ impl<'a> Parser<'a> {
             }
             "postgres" => {
                 let dsn = self.string(sec, "dsn").map(|(d, _)| d).unwrap_or_default();
-                let given: Vec<&str> = ["database", "databases", "all"]
-                    .into_iter()
-                    .filter(|k| sec.has(k))
-                    .collect();
-                if given.len() > 1 {
-                    let span = sec
-                        .entry(given[1])
-                        .map(|(k, _)| k.span())
-                        .unwrap_or(sec.header.clone());
-                    let message = format!(
+                self.at_most_one(sec, &["database", "databases", "all"], |given| {
+                    format!(
                         "[{}] has {}: give only one of database, databases and all",
                         sec.name,
                         given.join(" and ")
-                    );
-                    self.report_key(sec, given[1], &span, message);
-                }
+                    )
+                });
                 let mut databases = PgDatabases::FromDsn;
                 if let Some((db, _)) = self.nonempty_string(sec, "database") {
                     databases = PgDatabases::Named(vec![db]);
