@@ -243,6 +243,25 @@ pub enum Error {
         hint: Hint,
     },
 
+    /// The repository was written by a newer lifeboat with a format this one cannot read.
+    #[error("repository format version {found} is newer than this lifeboat supports ({supported}); upgrade lifeboat to use it")]
+    NewerFormat {
+        /// The repository's format version.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+
+    /// The storage refused to delete an object prune no longer needs; the repository stays
+    /// consistent (the new index no longer names it) and a later prune removes it.
+    #[error("prune could not delete {object} ({cause}); the new index is already written, so the repository is consistent: the objects left over are removed by a later prune run with credentials that may delete")]
+    DeleteRefused {
+        /// The object.
+        object: String,
+        /// The storage's refusal.
+        cause: lifeboat_storage::StorageError,
+    },
+
     /// The user asked for something that cannot be done as asked.
     #[error("{0}")]
     Invalid(String),

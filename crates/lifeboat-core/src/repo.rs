@@ -151,11 +151,10 @@ impl Repository {
             });
         }
         if config.version > crate::format::config::VERSION {
-            return Err(Error::Invalid(format!(
-                "repository format version {} is newer than this lifeboat supports ({}); upgrade lifeboat",
-                config.version,
-                crate::format::config::VERSION
-            )));
+            return Err(Error::NewerFormat {
+                found: config.version,
+                supported: crate::format::config::VERSION,
+            });
         }
         Ok(config)
     }

@@ -240,7 +240,10 @@ fn engine_kind(e: &lifeboat_core::Error) -> ErrorKind {
         E::SourceFailed(_) | E::Io { .. } => ErrorKind::SourceFailed,
         E::Storage(s) if s.is_not_found() => ErrorKind::NotFound,
         E::Storage(_) => ErrorKind::Storage,
-        E::InsufficientKey { .. } | E::Retained { .. } => ErrorKind::Forbidden,
+        E::InsufficientKey { .. } | E::Retained { .. } | E::DeleteRefused { .. } => {
+            ErrorKind::Forbidden
+        }
+        E::NewerFormat { .. } => ErrorKind::Other,
         E::AmbiguousSnapshot { .. } | E::TargetNotEmpty(_) | E::Guided { .. } | E::Invalid(_) => {
             ErrorKind::InvalidRequest
         }

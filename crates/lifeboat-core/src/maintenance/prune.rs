@@ -331,11 +331,10 @@ pub fn probe_delete(repo: &Repository) -> Result<()> {
 pub fn explain_refused_delete(key: &str, e: lifeboat_storage::StorageError) -> Error {
     match e.kind {
         lifeboat_storage::ErrorKind::PermissionDenied | lifeboat_storage::ErrorKind::Locked => {
-            Error::Invalid(format!(
-                "prune could not delete {key} ({e}); the new index is already written, so the \
-                 repository is consistent: the objects left over are removed by a later prune run \
-                 with credentials that may delete"
-            ))
+            Error::DeleteRefused {
+                object: key.to_string(),
+                cause: e,
+            }
         }
         _ => Error::Storage(e),
     }
