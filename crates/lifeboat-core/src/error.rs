@@ -259,7 +259,7 @@ pub enum Error {
         /// The object.
         object: String,
         /// The storage's refusal.
-        cause: lifeboat_storage::StorageError,
+        cause: Box<lifeboat_storage::StorageError>,
     },
 
     /// The user asked for something that cannot be done as asked.

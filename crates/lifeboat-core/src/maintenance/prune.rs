@@ -333,7 +333,7 @@ pub fn explain_refused_delete(key: &str, e: lifeboat_storage::StorageError) -> E
         lifeboat_storage::ErrorKind::PermissionDenied | lifeboat_storage::ErrorKind::Locked => {
             Error::DeleteRefused {
                 object: key.to_string(),
-                cause: e,
+                cause: Box::new(e),
             }
         }
         _ => Error::Storage(e),
