@@ -25,7 +25,11 @@ fn main() {
     let cli = Cli::parse();
     let code = match Session::new(&cli) {
         Ok(session) => {
-            session.cancel_on_signals();
+            // wal-push and wal-fetch are PostgreSQL's archive/restore commands: the server
+            // stops them with a signal and expects them to die of it, so they keep the default.
+            if !matches!(cli.command, Command::WalPush(_) | Command::WalFetch(_)) {
+                session.cancel_on_signals();
+            }
             let result = run(&session, &cli.command);
             for w in session.ctx.take_warnings() {
                 eprintln!("warning: {w}");
