@@ -186,6 +186,29 @@ impl<'a> Parser<'a> {
         self.report(span, Some(sec.key_path(key)), message);
     }
 
+    /// The value of the string key `key` among `choices` (the first is the default, used also
+    /// after reporting an unknown value with `message`).
+    fn choice<T: Copy>(
+        &mut self,
+        sec: &Sec,
+        key: &str,
+        choices: &[(&str, T)],
+        message: impl FnOnce(&str) -> String,
+    ) -> T {
+        let default = choices[0].1;
+        let Some((value, span)) = self.string(sec, key) else {
+            return default;
+        };
+        match choices.iter().find(|(name, _)| *name == value) {
+            Some((_, v)) => *v,
+            None => {
+                let text = message(&value);
+                self.report_key(sec, key, &span, text);
+                default
+            }
+        }
+    }
+
     /// Reports, at the second of them, that `sec` gives more than one of `keys` (they exclude
     /// each other); `message` gets the keys given.
     fn at_most_one(&mut self, sec: &Sec, keys: &[&str], message: impl FnOnce(&[&str]) -> String) {
@@ -917,37 +940,32 @@ impl<'a> Parser<'a> {
 
     fn physical(&mut self, sec: &Sec) -> PostgresPhysicalSource {
         let dsn = self.string(sec, "dsn").map(|(d, _)| d).unwrap_or_default();
-        let method = match self.string(sec, "method") {
-            None => PhysicalMethod::Auto,
-            Some((m, span)) => match m.as_str() {
-                "auto" => PhysicalMethod::Auto,
-                "copy" => PhysicalMethod::Copy,
-                "pg_basebackup" => PhysicalMethod::PgBasebackup,
-                _ => {
-                    let message = format!(
-                        "unknown method '{m}' in [{}] (expected one of: auto, copy, pg_basebackup)",
-                        sec.name
-                    );
-                    self.report_key(sec, "method", &span, message);
-                    PhysicalMethod::Auto
-                }
+        let method = self.choice(
+            sec,
+            "method",
+            &[
+                ("auto", PhysicalMethod::Auto),
+                ("copy", PhysicalMethod::Copy),
+                ("pg_basebackup", PhysicalMethod::PgBasebackup),
+            ],
+            |m| {
+                format!(
+                    "unknown method '{m}' in [{}] (expected one of: auto, copy, pg_basebackup)",
+                    sec.name
+                )
             },
-        };
-        let checkpoint = match self.string(sec, "checkpoint") {
-            None => Checkpoint::Fast,
-            Some((c, span)) => match c.as_str() {
-                "fast" => Checkpoint::Fast,
-                "spread" => Checkpoint::Spread,
-                _ => {
-                    let message = format!(
-                        "unknown checkpoint '{c}' in [{}] (expected fast or spread)",
-                        sec.name
-                    );
-                    self.report_key(sec, "checkpoint", &span, message);
-                    Checkpoint::Fast
-                }
+        );
+        let checkpoint = self.choice(
+            sec,
+            "checkpoint",
+            &[("fast", Checkpoint::Fast), ("spread", Checkpoint::Spread)],
+            |c| {
+                format!(
+                    "unknown checkpoint '{c}' in [{}] (expected fast or spread)",
+                    sec.name
+                )
             },
-        };
+        );
         let cluster = match self.nonempty_string(sec, "cluster") {
             None => DEFAULT_CLUSTER.to_string(),
             Some((c, span)) => {
