@@ -50,6 +50,29 @@ pub fn parse_keep_within(s: &str) -> Result<Duration, DurationError> {
     Ok(Duration::from_secs(secs))
 }
 
+/// Formats a duration in the grammar of [`parse_duration`], largest units first (`1h30m`,
+/// `7d`, `0s`).
+pub fn format_duration(d: Duration) -> String {
+    let mut secs = d.as_secs();
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, size) in [
+        ('w', 7 * 86_400),
+        ('d', 86_400),
+        ('h', 3_600),
+        ('m', 60),
+        ('s', 1),
+    ] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
 fn parse_units(
     s: &str,
     expected: &'static str,

@@ -40,12 +40,14 @@ mod model;
 mod parse;
 mod password;
 
-pub use duration::{parse_duration, parse_keep_within, DurationError};
+pub use duration::{format_duration, parse_duration, parse_keep_within, DurationError};
 pub use error::{ConfigError, Problem, Section};
 pub use model::{
-    Checkpoint, CommandSource, FilesSource, ObjectLock, ObjectLockMode, PgDatabases,
-    PhysicalMethod, PostgresPhysicalSource, PostgresSource, RepositoryConfig, RetentionPolicy,
-    S3Options, Source, SourceKind, SqliteSource, DEFAULT_CLUSTER, SOURCE_KINDS,
+    parse_pitr_to, Check, CheckKind, Checkpoint, CommandSource, CountRows, Drill, FilesSource,
+    HashAlgorithm, ObjectLock, ObjectLockMode, PgDatabases, PhysicalMethod, Pick,
+    PostgresPhysicalSource, PostgresSource, RepositoryConfig, RetentionPolicy, RowCountExpect,
+    S3Options, Source, SourceKind, SqliteSource, Target, CHECK_KINDS, DEFAULT_CLUSTER,
+    DEFAULT_SCRATCH_DIR, SOURCE_KINDS,
 };
 pub use password::{PasswordError, PasswordSource, Secret, PASSWORD_ENV};
 
@@ -95,10 +97,10 @@ pub struct Config {
     pub retention: BTreeMap<String, RetentionPolicy>,
     /// `[schedules.NAME]`, reserved: kept as written, to be given meaning by the scheduler.
     pub schedules: BTreeMap<String, toml::Table>,
-    /// `[drills.NAME]`, reserved: kept as written, to be given meaning by restore drills.
-    pub drills: BTreeMap<String, toml::Table>,
-    /// `[targets.NAME]`, reserved: kept as written, for RPO/RTO targets per source.
-    pub targets: BTreeMap<String, toml::Table>,
+    /// `[drills.NAME]`: restore drills.
+    pub drills: BTreeMap<String, Drill>,
+    /// `[targets.NAME]`: RPO/RTO targets per source (keyed by source name).
+    pub targets: BTreeMap<String, Target>,
     /// `[notifications.NAME]`, reserved: kept as written, for alert channels.
     pub notifications: BTreeMap<String, toml::Table>,
     /// `[daemon]`, reserved: kept as written (empty when absent), for the future daemon.

@@ -192,6 +192,21 @@ pub struct PostgresSource {
     pub dsn: String,
     /// `database` / `databases` / `all`.
     pub databases: PgDatabases,
+    /// `count_rows`: which tables' exact row counts each dump records, counted in the dump's
+    /// own MVCC snapshot (for drills' `row_count` checks with `expect = "recorded"`).
+    pub count_rows: CountRows,
+}
+
+/// `count_rows` of a logical PostgreSQL source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CountRows {
+    /// `count_rows = true` (the default): every ordinary and partitioned table.
+    #[default]
+    All,
+    /// `count_rows = false`: none.
+    None,
+    /// `count_rows = ["public.events", "orders"]`: these tables (for large databases).
+    Tables(Vec<String>),
 }
 
 /// `method` of a physical PostgreSQL source.
@@ -300,4 +315,247 @@ pub struct RetentionPolicy {
     /// `repository`: the repository `lifeboat forget --policy NAME` works on when no `-r` is
     /// given.
     pub repository: Option<String>,
+}
+
+/// A `[targets.NAME]` section: the recovery objectives of the source `NAME`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// The source's name (the section's name).
+    pub source: String,
+    /// `rpo`: the largest acceptable age of the newest recoverable point.
+    pub rpo: Option<Duration>,
+    /// `rto`: the longest acceptable time from the start of a restore until the copy is usable
+    /// and checked.
+    pub rto: Option<Duration>,
+}
+
+/// The default `scratch_dir` of drills.
+pub const DEFAULT_SCRATCH_DIR: &str = "/var/tmp/lifeboat-drills";
+
+/// A `[drills.NAME]` section: a restore drill of one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drill {
+    /// The section's name (`lifeboat drill run NAME`).
+    pub name: String,
+    /// `source`: the configured source whose backups are drilled.
+    pub source: String,
+    /// `pick` (default `latest`).
+    pub pick: Pick,
+    /// `to`: physical PostgreSQL only: `latest` (the default), an RFC 3339 time or
+    /// `now-DURATION`, kept as written (checked by [`parse_pitr_to`]).
+    pub to: Option<String>,
+    /// `scratch_dir` (default [`DEFAULT_SCRATCH_DIR`]): where drills restore; each drill uses
+    /// its own subdirectory.
+    pub scratch_dir: PathBuf,
+    /// `jobs`: parallel jobs of `pg_restore` (default: the number of CPUs).
+    pub jobs: Option<u32>,
+    /// `database`: the database the checks connect to (default: the dumped database for a
+    /// logical source, `postgres` for a physical one).
+    pub database: Option<String>,
+    /// `timeout`: how long WAL replay and server start may take (default 1h).
+    pub timeout: Duration,
+    /// `run_as`: the operating-system user the scratch server runs as when lifeboat runs as
+    /// root (default `postgres`).
+    pub run_as: Option<String>,
+    /// `[[drills.NAME.checks]]`, in file order.
+    pub checks: Vec<Check>,
+}
+
+/// Which recovery point a drill restores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pick {
+    /// `latest`: the newest snapshot (or base backup) of the source.
+    Latest,
+    /// `oldest`: the oldest one.
+    Oldest,
+    /// `random` (any) or `random:30d` (among those of the last 30 days): chosen with a seed the
+    /// report records, so the drill can be repeated.
+    Random {
+        /// The window (`None`: every snapshot).
+        within: Option<Duration>,
+    },
+    /// A snapshot id or unique prefix (hex).
+    Snapshot(String),
+}
+
+impl std::str::FromStr for Pick {
+    type Err = String;
+
+    /// Parses `latest`, `oldest`, `random`, `random:DURATION` or a hexadecimal snapshot id.
+    fn from_str(s: &str) -> Result<Pick, String> {
+        match s {
+            "latest" => Ok(Pick::Latest),
+            "oldest" => Ok(Pick::Oldest),
+            "random" => Ok(Pick::Random { within: None }),
+            _ => {
+                if let Some(w) = s.strip_prefix("random:") {
+                    let d = crate::parse_duration(w).map_err(|e| format!("'{s}': {e}"))?;
+                    return Ok(Pick::Random { within: Some(d) });
+                }
+                if !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Ok(Pick::Snapshot(s.to_ascii_lowercase()));
+                }
+                Err(format!(
+                    "'{s}' is not a pick: expected latest, oldest, random, random:DURATION (e.g. random:30d) or a snapshot id"
+                ))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Pick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pick::Latest => f.write_str("latest"),
+            Pick::Oldest => f.write_str("oldest"),
+            Pick::Random { within: None } => f.write_str("random"),
+            Pick::Random { within: Some(d) } => {
+                write!(f, "random:{}", crate::duration::format_duration(*d))
+            }
+            Pick::Snapshot(id) => f.write_str(id),
+        }
+    }
+}
+
+/// Checks a drill's `to` (and `drill run --to`): `latest`, an RFC 3339 time, or
+/// `now-DURATION`. Returns the time it names (`None` for `latest`), relative to `now`.
+pub fn parse_pitr_to(s: &str, now: jiff::Timestamp) -> Result<Option<jiff::Timestamp>, String> {
+    if s == "latest" {
+        return Ok(None);
+    }
+    if let Some(d) = s.strip_prefix("now-") {
+        let d = crate::parse_duration(d).map_err(|e| format!("'{s}': {e}"))?;
+        let span = jiff::SignedDuration::try_from(d).map_err(|e| format!("'{s}': {e}"))?;
+        return now
+            .checked_sub(span)
+            .map(Some)
+            .map_err(|e| format!("'{s}': {e}"));
+    }
+    s.parse::<jiff::Timestamp>().map(Some).map_err(|_| {
+        format!("'{s}' is not a recovery target: expected latest, an RFC 3339 time (2026-12-01T14:30:00Z) or now-DURATION (now-15m)")
+    })
+}
+
+/// One `[[drills.NAME.checks]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// `name`: how the report names the check (default: the kind and its table, e.g.
+    /// `hash_chain events`, or `sql #3` by position).
+    pub name: String,
+    /// `database`: the database this check connects to (default: the drill's).
+    pub database: Option<String>,
+    /// The line of the entry in the configuration file (for messages).
+    pub line: usize,
+    /// What is checked.
+    pub kind: CheckKind,
+}
+
+/// What `row_count` compares with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowCountExpect {
+    /// `min = N`: at least N rows.
+    Min(u64),
+    /// `expect = "recorded"`: exactly the count recorded at backup time.
+    Recorded,
+}
+
+/// The kinds of drill checks; the field names are the configuration's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckKind {
+    /// `kind = "amcheck"`: `pg_amcheck --heapallindexed` on every database reports nothing.
+    Amcheck,
+    /// `kind = "row_count"`.
+    RowCount {
+        /// `table` (optionally schema-qualified).
+        table: String,
+        /// `min` or `expect = "recorded"`.
+        expect: RowCountExpect,
+    },
+    /// `kind = "sequence_gaps"`: per partition, `sequence` runs without gaps or duplicates.
+    SequenceGaps {
+        /// `table`.
+        table: String,
+        /// `partition_by`: columns (empty: the whole table is one partition).
+        partition_by: Vec<String>,
+        /// `sequence`: the integer column numbered 1, 2, 3, ... per partition.
+        sequence: String,
+        /// `start`: the first number of each partition (default 1).
+        start: i64,
+    },
+    /// `kind = "hash_chain"`.
+    HashChain {
+        /// `table`.
+        table: String,
+        /// `partition_by`: columns (empty: one chain over the whole table).
+        partition_by: Vec<String>,
+        /// `order_by`: the SQL expression ordering rows within a partition.
+        order_by: String,
+        /// `hash`: the column holding the row's hex digest.
+        hash: String,
+        /// `prev`: the column holding the previous row's digest.
+        prev: String,
+        /// `input`: the SQL expression whose digest `hash` must be.
+        input: String,
+        /// `genesis`: the `prev` of each partition's first row (default 64 zeros).
+        genesis: String,
+        /// `algorithm` (default and only: sha256).
+        algorithm: HashAlgorithm,
+    },
+    /// `kind = "sql"`: the query returns exactly `expect`.
+    Sql {
+        /// `query`.
+        query: String,
+        /// `expect`: as PostgreSQL prints it (a TOML integer or float is compared as written;
+        /// `true`/`false` as `t`/`f`).
+        expect: String,
+    },
+    /// `kind = "freshness"`: the timestamp `query` returns is no older than `max_lag` before
+    /// the recovery point.
+    Freshness {
+        /// `query` (returns one timestamp).
+        query: String,
+        /// `max_lag`.
+        max_lag: Duration,
+    },
+    /// `kind = "command"`: the command exits 0.
+    Command {
+        /// `command`: program and arguments (run directly, not through a shell).
+        command: Vec<String>,
+        /// `timeout` (default 10m).
+        timeout: Duration,
+    },
+}
+
+impl CheckKind {
+    /// The `kind` value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckKind::Amcheck => "amcheck",
+            CheckKind::RowCount { .. } => "row_count",
+            CheckKind::SequenceGaps { .. } => "sequence_gaps",
+            CheckKind::HashChain { .. } => "hash_chain",
+            CheckKind::Sql { .. } => "sql",
+            CheckKind::Freshness { .. } => "freshness",
+            CheckKind::Command { .. } => "command",
+        }
+    }
+}
+
+/// Every accepted check `kind`.
+pub const CHECK_KINDS: &[&str] = &[
+    "amcheck",
+    "row_count",
+    "sequence_gaps",
+    "hash_chain",
+    "sql",
+    "freshness",
+    "command",
+];
+
+/// The digest of `hash_chain` checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HashAlgorithm {
+    /// `sha256`: lower-case hex SHA-256 of the `input` text's UTF-8 bytes.
+    #[default]
+    Sha256,
 }

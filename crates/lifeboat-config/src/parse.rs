@@ -527,10 +527,8 @@ impl<'a> Parser<'a> {
         self.physical_rules(&source_secs, &config);
 
         // Reserved sections, kept as they are.
-        let reserved: [(&str, &mut BTreeMap<String, toml::Table>); 4] = [
+        let reserved: [(&str, &mut BTreeMap<String, toml::Table>); 2] = [
             ("schedules", &mut config.schedules),
-            ("drills", &mut config.drills),
-            ("targets", &mut config.targets),
             ("notifications", &mut config.notifications),
         ];
         for (section, map) in reserved {
@@ -913,7 +911,11 @@ impl<'a> Parser<'a> {
                 if self.boolean(sec, "all").is_some_and(|(all, _)| all) {
                     databases = PgDatabases::All;
                 }
-                SourceKind::Postgres(PostgresSource { dsn, databases })
+                SourceKind::Postgres(PostgresSource {
+                    dsn,
+                    databases,
+                    count_rows: CountRows::All,
+                })
             }
             "postgres-physical" => SourceKind::PostgresPhysical(self.physical(sec)),
             _ => {
