@@ -6,6 +6,7 @@ use crate::format::blob::{self, BlobId, BlobType};
 use crate::format::config::{Config, CONFIG_KEY};
 use crate::format::crypto::{sha256_hex, MasterKeys};
 use crate::format::dict::{dict_key, DictId, DictSource, EncoderDict, DICT_CONTEXT};
+use crate::format::drill::{drill_key, DRILLS_PREFIX, DRILL_CONTEXT};
 use crate::format::index::{Index, IndexFile, IndexPack, INDEX_CONTEXT};
 use crate::format::json::{open_json, open_json_data, seal_json, seal_json_data};
 use crate::format::keys::KeyFile;
@@ -536,6 +537,48 @@ impl Repository {
             }
         }
         Ok(None)
+    }
+
+    // ---- drill reports ----
+
+    /// Writes a drill report (create-new); returns its id, the SHA-256 of the stored bytes.
+    pub fn save_drill_report<T: serde::Serialize>(&self, report: &T) -> Result<String> {
+        self.require_writable("drill")?;
+        let bytes = seal_json_data(&self.keys, DRILL_CONTEXT, report);
+        let id = sha256_hex(&bytes);
+        self.storage.write(
+            &drill_key(&id),
+            &bytes,
+            &WriteOptions {
+                create_new: true,
+                ..Default::default()
+            },
+        )?;
+        Ok(id)
+    }
+
+    /// Reads drill report `id` (a full id), checking that its content matches its name.
+    pub fn read_drill_report<T: serde::de::DeserializeOwned>(&self, id: &str) -> Result<T> {
+        self.require_full_key("read drill reports")?;
+        let key = drill_key(id);
+        let bytes = self.storage.read(&key)?;
+        if sha256_hex(&bytes) != id {
+            return Err(Error::corrupt(
+                &key,
+                "content does not match its name (SHA-256): the report was changed after it was written",
+            ));
+        }
+        open_json_data(&self.keys, DRILL_CONTEXT, &bytes, &key)
+    }
+
+    /// Lists drill report ids.
+    pub fn list_drill_report_ids(&self) -> Result<Vec<String>> {
+        Ok(self
+            .storage
+            .list(DRILLS_PREFIX)?
+            .into_iter()
+            .map(|o| o.key.trim_start_matches(DRILLS_PREFIX).to_string())
+            .collect())
     }
 
     // ---- snapshots ----

@@ -11,9 +11,11 @@ use crate::forget::Policy;
 use crate::open::Location;
 use crate::{Context, OpsError, Result};
 use lifeboat_config::{
-    Checkpoint, PgDatabases, PhysicalMethod, RepositoryConfig, RetentionPolicy, Source, SourceKind,
+    Checkpoint, CountRows, PgDatabases, PhysicalMethod, RepositoryConfig, RetentionPolicy, Source,
+    SourceKind,
 };
 use lifeboat_core::Repository;
+use lifeboat_postgres::counts::RowCounts;
 use lifeboat_storage::choose::S3Overrides;
 use serde::Serialize;
 
@@ -56,6 +58,11 @@ impl SourceRequest {
                     PgDatabases::FromDsn => DatabaseSelection::FromDsn,
                     PgDatabases::Named(d) => DatabaseSelection::Named(d.clone()),
                     PgDatabases::All => DatabaseSelection::All,
+                },
+                count_rows: match &pg.count_rows {
+                    CountRows::All => RowCounts::All,
+                    CountRows::None => RowCounts::None,
+                    CountRows::Tables(t) => RowCounts::Tables(t.clone()),
                 },
                 labels,
             }),

@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod counts;
 pub mod datadir;
 pub mod dump;
 pub mod error;

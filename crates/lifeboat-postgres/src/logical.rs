@@ -1,6 +1,7 @@
 //! Logical backups (pg_dump custom format, pg_dumpall --globals-only) and their restore
 //! (pg_restore / psql), streamed through pipes.
 
+use crate::counts::{RowCounts, SnapshotSession};
 use crate::error::{PgError, Result};
 use crate::physical::{ServerInfo, EXTRA_KEY};
 use crate::stream::store_stream;
@@ -43,6 +44,10 @@ pub struct LogicalMeta {
     pub size: u64,
     /// SHA-256 of the dump (same as the stream's).
     pub sha256: String,
+    /// Exact row counts (`schema.table` → rows) taken in the dump's own snapshot; absent when
+    /// none were counted (globals, `count_rows = false`, older backups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_counts: Option<BTreeMap<String, u64>>,
 }
 
 impl LogicalMeta {
@@ -75,6 +80,8 @@ pub struct LogicalOptions {
     pub databases: Databases,
     /// Snapshot options (tags, host).
     pub backup: BackupOptions,
+    /// Which tables' rows are counted in the dump's snapshot.
+    pub row_counts: RowCounts,
 }
 
 /// One snapshot written by a logical backup.
@@ -150,7 +157,6 @@ pub fn backup_logical(
             None => "pg_dumpall --globals-only".to_string(),
             Some(d) => format!("pg_dump of database '{d}'"),
         };
-        let (mut child, stdout) = ChildSource::spawn(cmd, what)?;
         let mut meta = LogicalMeta {
             kind: "logical".into(),
             database: db.clone(),
@@ -162,24 +168,64 @@ pub fn backup_logical(
             system_identifier: info.system_identifier.map(|s| s.to_string()),
             size: 0,
             sha256: String::new(),
+            row_counts: None,
         };
+        // Row counts in the dump's own MVCC snapshot: a session exports its snapshot, pg_dump
+        // dumps exactly it, and the session counts while the dump streams.
+        let mut session = match &db {
+            Some(d) if opts.row_counts != RowCounts::None => {
+                let s = SnapshotSession::begin(&tools, &with_database(&opts.dsn, d))?;
+                Some(s)
+            }
+            _ => None,
+        };
+        if let Some(s) = &session {
+            cmd.arg(format!("--snapshot={}", s.snapshot_id));
+        }
+        let (mut child, stdout) = ChildSource::spawn(cmd, what)?;
         let mut bopts = opts.backup.clone();
         bopts.source_kind = Some(SOURCE_LOGICAL.into());
         bopts.extra.insert(
             EXTRA_KEY.to_string(),
             serde_json::to_value(&meta).expect("meta serializes"),
         );
-        let result = store_stream(
-            repo,
-            &stream_name(db.as_deref()),
-            stdout,
-            &bopts,
-            progress.clone(),
-            || {
-                child.finish("; no snapshot was written")?;
-                Ok(BTreeMap::new())
-            },
-        );
+        let which = &opts.row_counts;
+        let result = std::thread::scope(|scope| {
+            let counter = session
+                .as_mut()
+                .map(|s| scope.spawn(move || s.count(which)));
+            let meta_ref = &meta;
+            store_stream(
+                repo,
+                &stream_name(db.as_deref()),
+                stdout,
+                &bopts,
+                progress.clone(),
+                || {
+                    child.finish("; no snapshot was written")?;
+                    let mut extra = BTreeMap::new();
+                    if let Some(counter) = counter {
+                        let counts = counter.join().map_err(|_| {
+                            PgError::Tool("the row-counting thread panicked".into())
+                        })?;
+                        let counts = counts
+                            .map_err(|e| PgError::Tool(format!("{e}; no snapshot was written")))?;
+                        let mut m = meta_ref.clone();
+                        m.row_counts = Some(counts);
+                        extra.insert(
+                            EXTRA_KEY.to_string(),
+                            serde_json::to_value(&m).expect("meta serializes"),
+                        );
+                    }
+                    Ok(extra)
+                },
+            )
+        });
+        if let Some(s) = session.take() {
+            if let Err(e) = s.end() {
+                tracing::warn!("{e}");
+            }
+        }
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {
@@ -191,6 +237,14 @@ pub fn backup_logical(
         if let Some(s) = &outcome.snapshot.stream {
             meta.size = s.size;
             meta.sha256 = s.sha256.clone();
+        }
+        if let Some(m) = outcome
+            .snapshot
+            .extra
+            .get(EXTRA_KEY)
+            .and_then(|v| serde_json::from_value::<LogicalMeta>(v.clone()).ok())
+        {
+            meta.row_counts = m.row_counts;
         }
         out.push(LogicalOutcome { outcome, meta });
     }

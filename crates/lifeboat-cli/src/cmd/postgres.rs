@@ -9,6 +9,7 @@ use lifeboat_ops::backup::{
     self, DatabaseSelection, PhysicalReport, PhysicalRequest, PostgresReport, PostgresRequest,
     SnapshotLabels,
 };
+use lifeboat_postgres::counts::RowCounts;
 use lifeboat_postgres::logical::LogicalRestoreOptions;
 use lifeboat_postgres::pitr::{PhysicalRestoreOptions, StartOptions};
 use lifeboat_postgres::plan::RecoveryTarget;
@@ -36,6 +37,13 @@ pub struct PgBackupArgs {
     /// Physical base backup (pg_basebackup) for point-in-time recovery
     #[arg(long)]
     physical: bool,
+    /// Record no row counts (by default every table's exact row count is recorded, counted in
+    /// the dump's own snapshot, for drills' `row_count` checks)
+    #[arg(long, conflicts_with_all = ["physical", "count_rows"])]
+    no_count_rows: bool,
+    /// Record the row counts of only these tables (repeatable; `table` or `schema.table`)
+    #[arg(long = "count-rows", value_name = "TABLE", conflicts_with = "physical")]
+    count_rows: Vec<String>,
     /// Cluster name in the repository (physical backups and their WAL)
     #[arg(long, env = "LIFEBOAT_PG_CLUSTER", default_value = DEFAULT_CLUSTER)]
     cluster: String,
@@ -255,6 +263,13 @@ pub fn backup(s: &Session, a: &PgBackupArgs) -> Result<i32> {
         &PostgresRequest {
             dsn: a.dsn.clone(),
             databases,
+            count_rows: if a.no_count_rows {
+                RowCounts::None
+            } else if a.count_rows.is_empty() {
+                RowCounts::All
+            } else {
+                RowCounts::Tables(a.count_rows.clone())
+            },
             labels,
         },
     )?;

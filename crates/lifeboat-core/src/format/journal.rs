@@ -59,6 +59,15 @@ impl Outcome {
         }
     }
 
+    /// An operation that ran to its end and found a problem (a drill whose check or target
+    /// failed): not an error of the operation itself.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Outcome {
+            status: "failed".into(),
+            message: message.into(),
+        }
+    }
+
     /// A cancellation: the operation stopped cleanly at a cancel request.
     pub fn cancelled(message: impl Into<String>) -> Self {
         Outcome {

@@ -7,6 +7,7 @@
 //! - Encodings: [`json`] (sealed JSON objects), [`b64`] (bytes in JSON).
 //! - Data: [`chunker`], [`blob`], [`zblob`] and [`dict`] (compression), [`pack`], [`index`].
 //! - Manifests: [`tree`], [`snapshot`].
+//! - Evidence: [`drill`] (drill reports).
 //! - Governance records: [`mode`] (mode records), [`journal`] (journal records).
 
 pub mod b64;
@@ -15,6 +16,7 @@ pub mod chunker;
 pub mod config;
 pub mod crypto;
 pub mod dict;
+pub mod drill;
 pub mod index;
 pub mod journal;
 pub mod json;

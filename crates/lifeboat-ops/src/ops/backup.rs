@@ -11,6 +11,7 @@ use crate::{journaled, Context, OpsError, Result};
 use lifeboat_core::backup::{self, BackupOptions, BackupOutcome};
 use lifeboat_core::snapshot::{Snapshot, StreamInfo, Summary};
 use lifeboat_core::Repository;
+use lifeboat_postgres::counts::RowCounts;
 use lifeboat_postgres::logical::{self, Databases, LogicalMeta, LogicalOptions};
 use lifeboat_postgres::physical::{self, BaseBackupMethod, PhysicalMeta, PhysicalOptions};
 use serde::{Deserialize, Serialize};
@@ -248,6 +249,8 @@ pub struct PostgresRequest {
     pub dsn: String,
     /// Which databases.
     pub databases: DatabaseSelection,
+    /// Which tables' exact row counts each dump records (default: all).
+    pub count_rows: RowCounts,
     /// Tags and host.
     #[serde(flatten)]
     pub labels: SnapshotLabels,
@@ -295,6 +298,7 @@ pub fn postgres(
                     DatabaseSelection::All => Databases::All,
                 },
                 backup: req.labels.options(),
+                row_counts: req.count_rows.clone(),
             },
             ctx.progress.clone(),
         )?;
