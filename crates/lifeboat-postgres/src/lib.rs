@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod counts;
 pub mod datadir;
 pub mod dump;

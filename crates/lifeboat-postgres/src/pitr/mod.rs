@@ -8,13 +8,14 @@
 //! public is re-exported here, so paths stay `pitr::X`.
 
 mod restore;
-mod server;
+pub(crate) mod server;
 mod settings;
 mod state;
 mod unpack;
-mod user;
+pub(crate) mod user;
 
 pub use restore::{restore_physical, PhysicalRestoreOptions, PhysicalRestoreReport};
 pub use server::{parse_recovery_log, RecoveryPoint, StartOptions, StartReport};
 pub use state::{cluster_state, continuity, read_histories, ClusterState};
 pub use unpack::unpack_base_backup;
+pub use user::RunAs;

@@ -64,7 +64,7 @@ pub struct StartReport {
     pub run_as: Option<String>,
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| PgError::io("finding a free port", "127.0.0.1", e))?;
     Ok(l.local_addr()
@@ -72,7 +72,7 @@ fn free_port() -> Result<u16> {
         .port())
 }
 
-fn pid_alive(pid: i32) -> bool {
+pub(crate) fn pid_alive(pid: i32) -> bool {
     // SAFETY: kill with signal 0 only checks for existence.
     pid > 0 && unsafe { libc::kill(pid, 0) } == 0
 }

@@ -6,14 +6,17 @@ use std::path::Path;
 
 /// A user to run the server as: name, uid, gid.
 #[derive(Clone, Debug)]
-pub(super) struct RunAs {
-    pub(super) name: String,
-    pub(super) uid: u32,
-    pub(super) gid: u32,
+pub struct RunAs {
+    /// User name.
+    pub name: String,
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
 }
 
 /// Looks up a user in the system's user database.
-pub(super) fn lookup_user(name: &str) -> Option<RunAs> {
+pub(crate) fn lookup_user(name: &str) -> Option<RunAs> {
     let c = std::ffi::CString::new(name).ok()?;
     // SAFETY: getpwnam takes a NUL-terminated name and returns a pointer to static storage or
     // NULL; the fields are copied out before any other call could overwrite it.
@@ -31,7 +34,7 @@ pub(super) fn lookup_user(name: &str) -> Option<RunAs> {
 }
 
 /// Gives everything below `path` (not following links) to `user`.
-pub(super) fn chown_tree(path: &Path, user: &RunAs) -> Result<()> {
+pub(crate) fn chown_tree(path: &Path, user: &RunAs) -> Result<()> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| PgError::io("reading", path, e))?;
     std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid))
         .map_err(|e| PgError::io("changing the owner of", path, e))?;
