@@ -9,3 +9,6 @@
 #![warn(missing_docs)]
 
 pub mod checks;
+pub mod pick;
+pub mod report;
+pub mod scratch;

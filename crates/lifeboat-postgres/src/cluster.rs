@@ -133,12 +133,21 @@ impl ScratchCluster {
             }
         };
         let mut c = tools.command("initdb");
-        c.args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale", "-N"])
-            .arg("--no-instructions")
-            .arg("-D")
-            .arg(data_dir)
-            .current_dir(data_dir)
-            .env("LC_ALL", "C");
+        c.args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "-N",
+        ])
+        .arg("--no-instructions")
+        .arg("-D")
+        .arg(data_dir)
+        .current_dir(data_dir)
+        .env("LC_ALL", "C");
         as_user(&mut c);
         run_capture(c, "initdb")?;
         let port = port_other_than(avoid_port)?;
@@ -147,8 +156,8 @@ impl ScratchCluster {
             crate::tools::conf_quote(&socket_dir.to_string_lossy())
         );
         let conf_path = data_dir.join("postgresql.conf");
-        let mut text =
-            std::fs::read_to_string(&conf_path).map_err(|e| PgError::io("reading", &conf_path, e))?;
+        let mut text = std::fs::read_to_string(&conf_path)
+            .map_err(|e| PgError::io("reading", &conf_path, e))?;
         text.push_str(&conf);
         std::fs::write(&conf_path, text).map_err(|e| PgError::io("writing", &conf_path, e))?;
         let log_file = data_dir.join("lifeboat-drill.log");

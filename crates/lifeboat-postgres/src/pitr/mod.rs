@@ -15,7 +15,7 @@ mod unpack;
 pub(crate) mod user;
 
 pub use restore::{restore_physical, PhysicalRestoreOptions, PhysicalRestoreReport};
-pub use server::{parse_recovery_log, RecoveryPoint, StartOptions, StartReport};
+pub use server::{parse_recovery_log, start_and_wait, RecoveryPoint, StartOptions, StartReport};
 pub use state::{cluster_state, continuity, read_histories, ClusterState};
 pub use unpack::unpack_base_backup;
 pub use user::RunAs;

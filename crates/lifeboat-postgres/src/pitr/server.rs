@@ -102,7 +102,7 @@ pub fn parse_recovery_log(log: &str) -> RecoveryPoint {
 
 /// Starts the restored server in `dir` and waits until recovery has promoted it (stopping it
 /// again unless `st.keep_running`); on failure the server is stopped and the log's end reported.
-pub(super) fn start_and_wait(
+pub fn start_and_wait(
     repo: &Repository,
     dir: &Path,
     meta: &PhysicalMeta,
