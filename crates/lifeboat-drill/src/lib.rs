@@ -10,5 +10,7 @@
 
 pub mod checks;
 pub mod pick;
+pub mod points;
 pub mod report;
+pub mod run;
 pub mod scratch;

@@ -273,6 +273,8 @@ pub struct LogicalRestoreOptions {
     pub schema_only: bool,
     /// Skip ownership commands.
     pub no_owner: bool,
+    /// Skip privileges (GRANT/REVOKE), e.g. when the roles they name do not exist.
+    pub no_privileges: bool,
     /// Create this (scratch) database and restore into it.
     pub into_database: Option<String>,
     /// Where the temporary file for `jobs` goes (default: the system temp dir).
@@ -382,6 +384,9 @@ pub fn restore_logical(
     }
     if opts.no_owner {
         cmd.arg("--no-owner");
+    }
+    if opts.no_privileges {
+        cmd.arg("--no-privileges");
     }
     for t in &opts.tables {
         cmd.arg("-t").arg(t);

@@ -422,6 +422,7 @@ pub fn restore(s: &Session, a: &PgRestoreArgs) -> Result<i32> {
             data_only: a.data_only,
             schema_only: a.schema_only,
             no_owner: a.no_owner,
+            no_privileges: false,
             into_database: a.into_database.clone(),
             temp_dir: a.temp_dir.clone(),
         },
