@@ -1,8 +1,8 @@
 //! lifeboat's configuration file: parsing, validation and password reading.
 //!
 //! The file (TOML; specified in `docs/design/config.md`, example in
-//! `docs/examples/lifeboat.toml`) names repositories, the sources to back up into them and
-//! retention policies:
+//! `docs/examples/lifeboat.toml`) names repositories, the sources to back up into them,
+//! retention policies, the sources' recovery targets and the restore drills that test them:
 //!
 //! ```
 //! let config = lifeboat_config::Config::parse(
@@ -112,8 +112,8 @@ impl Config {
     ///
     /// Beyond [`Config::parse`], the file's permissions are checked: an inline `password`,
     /// `secret_access_key` or `session_token` is refused when group or others may read the
-    /// file, and commands (`password_command`, `kind = "command"`) are refused when others may
-    /// write it.
+    /// file, and commands (`password_command`, `kind = "command"` sources and checks) are
+    /// refused when others may write it.
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
         let read_error = |source| ConfigError::Read {

@@ -505,8 +505,8 @@ pub enum CheckKind {
     Sql {
         /// `query`.
         query: String,
-        /// `expect`: as PostgreSQL prints it (a TOML integer or float is compared as written;
-        /// `true`/`false` as `t`/`f`).
+        /// `expect`: as PostgreSQL prints it (a TOML string as written, an integer in decimal,
+        /// a float as Rust's `f64::to_string` writes it, `true`/`false` as `t`/`f`).
         expect: String,
     },
     /// `kind = "freshness"`: the timestamp `query` returns is no older than `max_lag` before

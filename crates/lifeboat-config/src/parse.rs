@@ -56,7 +56,7 @@ const S3_KEYS: &[&str] = &[
 const SOURCE_COMMON: &[&str] = &["kind", "repository", "tags", "host"];
 const FILES_KEYS: &[&str] = &["paths", "exclude", "one_file_system"];
 const COMMAND_KEYS: &[&str] = &["stream_name", "command"];
-const POSTGRES_KEYS: &[&str] = &["dsn", "database", "databases", "all"];
+const POSTGRES_KEYS: &[&str] = &["dsn", "database", "databases", "all", "count_rows"];
 const PHYSICAL_KEYS: &[&str] = &[
     "dsn",
     "method",
@@ -69,6 +69,54 @@ const PHYSICAL_KEYS: &[&str] = &[
     "push_ahead",
 ];
 const SQLITE_KEYS: &[&str] = &["paths"];
+const TARGET_KEYS: &[&str] = &["rpo", "rto"];
+const DRILL_KEYS: &[&str] = &[
+    "source",
+    "pick",
+    "to",
+    "scratch_dir",
+    "jobs",
+    "database",
+    "timeout",
+    "run_as",
+    "checks",
+];
+const CHECK_COMMON: &[&str] = &["kind", "name", "database"];
+const ROW_COUNT_KEYS: &[&str] = &["table", "min", "expect"];
+const SEQUENCE_GAPS_KEYS: &[&str] = &["table", "sequence", "partition_by", "start"];
+const HASH_CHAIN_KEYS: &[&str] = &[
+    "table",
+    "order_by",
+    "hash",
+    "prev",
+    "input",
+    "partition_by",
+    "genesis",
+    "algorithm",
+];
+const SQL_KEYS: &[&str] = &["query", "expect"];
+const FRESHNESS_KEYS: &[&str] = &["query", "max_lag"];
+const COMMAND_CHECK_KEYS: &[&str] = &["command", "timeout"];
+/// Check kinds that need a restored PostgreSQL server.
+const PG_CHECKS: &[&str] = &["amcheck", "sequence_gaps", "hash_chain", "freshness"];
+/// Check kinds that need a restored database (PostgreSQL or SQLite).
+const DB_CHECKS: &[&str] = &["sql", "row_count"];
+/// The source kinds that restore a PostgreSQL server.
+const PG_SOURCE_KINDS: &[&str] = &["postgres", "postgres-physical"];
+/// The source kinds that restore a database (where `sql` and `row_count` can run).
+const DB_SOURCE_KINDS: &[&str] = &["postgres", "postgres-physical", "sqlite"];
+/// The source kinds whose backups record row counts (for `row_count` with
+/// `expect = "recorded"`).
+const RECORDING_KINDS: &[&str] = &["postgres", "sqlite"];
+/// The default `timeout` of a drill: WAL replay and server start.
+const DRILL_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The default `timeout` of a `command` check.
+const COMMAND_CHECK_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The declared sources by name, with their kind when it is known (`None` when it is missing
+/// or unknown, a problem reported with the source).
+type SourceKinds = BTreeMap<String, Option<&'static str>>;
+
 const RETENTION_KEYS: &[&str] = &[
     "keep_last",
     "keep_hourly",
@@ -507,24 +555,52 @@ impl<'a> Parser<'a> {
             if !declared.contains(&&repo) {
                 let message = format!(
                     "[{owner}] names repository '{repo}', which is not configured ({})",
-                    if declared.is_empty() {
-                        "add a [repositories.NAME] section".to_string()
-                    } else {
-                        format!(
-                            "configured: {}",
-                            declared
-                                .iter()
-                                .map(|s| s.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    }
+                    configured(declared.iter().map(|s| s.as_str()), "repositories")
                 );
                 self.report(&span, Some(format!("{owner}.repository")), message);
             }
         }
 
         self.physical_rules(&source_secs, &config);
+
+        // Targets and drills refer to sources (a source with problems of its own still counts
+        // as declared: its problems are already reported).
+        let source_kinds: SourceKinds = source_secs
+            .iter()
+            .map(|(name, sec)| {
+                let kind = match sec.entry("kind").map(|(_, v)| v.get_ref()) {
+                    Some(DeValue::String(s)) => {
+                        SOURCE_KINDS.iter().copied().find(|k| *k == s.as_ref())
+                    }
+                    _ => None,
+                };
+                (name.clone(), kind)
+            })
+            .collect();
+        for (name, sec) in self.entries(doc, "targets") {
+            if let Some(target) = self.target(&name, &sec, &source_kinds) {
+                config.targets.insert(name, target);
+            }
+        }
+        for (name, sec) in self.entries(doc, "drills") {
+            // A command check runs a command too (the rule for files others can write).
+            if let Some(DeValue::Array(items)) = sec.entry("checks").map(|(_, v)| v.get_ref()) {
+                for item in items.iter() {
+                    let DeValue::Table(check) = item.get_ref() else {
+                        continue;
+                    };
+                    let kind = check.iter().find(|(k, _)| k.get_ref().as_ref() == "kind");
+                    if let Some((key, value)) = kind {
+                        if matches!(value.get_ref(), DeValue::String(s) if s == "command") {
+                            command_spans.push(key.span());
+                        }
+                    }
+                }
+            }
+            if let Some(drill) = self.drill(&name, &sec, &source_kinds) {
+                config.drills.insert(name, drill);
+            }
+        }
 
         // Reserved sections, kept as they are.
         let reserved: [(&str, &mut BTreeMap<String, toml::Table>); 2] = [
@@ -914,7 +990,7 @@ impl<'a> Parser<'a> {
                 SourceKind::Postgres(PostgresSource {
                     dsn,
                     databases,
-                    count_rows: CountRows::All,
+                    count_rows: self.count_rows(sec),
                 })
             }
             "postgres-physical" => SourceKind::PostgresPhysical(self.physical(sec)),
@@ -938,6 +1014,35 @@ impl<'a> Parser<'a> {
             host,
             kind,
         })
+    }
+
+    /// `count_rows` of a logical PostgreSQL source: `true` (the default), `false` or a
+    /// non-empty array of table names.
+    fn count_rows(&mut self, sec: &Sec) -> CountRows {
+        let Some((k, v)) = sec.entry("count_rows") else {
+            return CountRows::All;
+        };
+        match v.get_ref() {
+            DeValue::Boolean(true) => CountRows::All,
+            DeValue::Boolean(false) => CountRows::None,
+            DeValue::Array(_) => self
+                .nonempty_strings(
+                    sec,
+                    "count_rows",
+                    "the tables whose rows are counted; use false to count none",
+                )
+                .map_or(CountRows::All, |(tables, _)| CountRows::Tables(tables)),
+            other => {
+                self.wrong_type(
+                    sec,
+                    "count_rows",
+                    &k.span(),
+                    "true, false or an array of table names",
+                    other.type_str(),
+                );
+                CountRows::All
+            }
+        }
     }
 
     fn physical(&mut self, sec: &Sec) -> PostgresPhysicalSource {
@@ -1097,6 +1202,459 @@ impl<'a> Parser<'a> {
         Some(policy)
     }
 
+    /// A string key that must be given and not be empty; `what` says what it is (for the
+    /// message when it is missing).
+    fn required_string(&mut self, sec: &Sec, key: &str, what: &str) -> Option<String> {
+        if !sec.has(key) {
+            self.missing(sec, key, what);
+            return None;
+        }
+        self.nonempty_string(sec, key).map(|(s, _)| s)
+    }
+
+    /// The span of `key`'s name in `sec`, else of the section's header.
+    fn key_span(sec: &Sec, key: &str) -> Span {
+        sec.entry(key).map_or(sec.header.clone(), |(k, _)| k.span())
+    }
+
+    /// A `[targets.NAME]` section: the recovery objectives of the source `NAME`.
+    fn target(&mut self, name: &str, sec: &Sec, sources: &SourceKinds) -> Option<Target> {
+        let start = self.problems.len();
+        self.check_keys(sec, TARGET_KEYS);
+        if !sources.contains_key(name) {
+            let message = format!(
+                "[{}] is for source '{name}', which is not configured (a target is named after its source; {})",
+                sec.name,
+                configured(sources.keys().map(String::as_str), "sources")
+            );
+            self.report(&sec.header.clone(), Some(sec.name.clone()), message);
+        }
+        let rpo = self.duration(sec, "rpo");
+        let rto = self.duration(sec, "rto");
+        if self.problems.len() > start {
+            return None;
+        }
+        Some(Target {
+            source: name.to_string(),
+            rpo,
+            rto,
+        })
+    }
+
+    /// A `[drills.NAME]` section with its `[[drills.NAME.checks]]`.
+    fn drill(&mut self, name: &str, sec: &Sec, sources: &SourceKinds) -> Option<Drill> {
+        let start = self.problems.len();
+        self.check_keys(sec, DRILL_KEYS);
+
+        // The source, and its kind when known (the rules below that depend on the kind are
+        // skipped when it is not: the source's own problems say why).
+        let mut source_kind = None;
+        let source = match self.nonempty_string(sec, "source") {
+            Some((source, span)) => {
+                match sources.get(&source) {
+                    Some(kind) => source_kind = kind.map(|k| (source.clone(), k)),
+                    None => {
+                        let message = format!(
+                            "[{}] names source '{source}', which is not configured ({})",
+                            sec.name,
+                            configured(sources.keys().map(String::as_str), "sources")
+                        );
+                        self.report_key(sec, "source", &span, message);
+                    }
+                }
+                Some(source)
+            }
+            None => {
+                if !sec.has("source") {
+                    self.missing(
+                        sec,
+                        "source",
+                        "the name of the [sources.NAME] section whose backups are drilled",
+                    );
+                }
+                None
+            }
+        };
+        let source_kind = source_kind.as_ref().map(|(n, k)| (n.as_str(), *k));
+
+        let pick = match self.string(sec, "pick") {
+            None => Pick::Latest,
+            Some((s, span)) => s.parse::<Pick>().unwrap_or_else(|e| {
+                let message = format!("'pick' in [{}]: {e}", sec.name);
+                self.report_key(sec, "pick", &span, message);
+                Pick::Latest
+            }),
+        };
+        let to = self.string(sec, "to").and_then(|(s, span)| {
+            if let Some((source, kind)) = source_kind {
+                if kind != "postgres-physical" {
+                    let message = format!(
+                        "'to' in [{}] needs a postgres-physical source (point-in-time recovery replays WAL); [sources.{}] is kind = \"{kind}\"",
+                        sec.name,
+                        segment(source)
+                    );
+                    self.report_key(sec, "to", &span, message);
+                }
+            }
+            match parse_pitr_to(&s, jiff::Timestamp::now()) {
+                Ok(_) => Some(s),
+                Err(e) => {
+                    let message = format!("'to' in [{}]: {e}", sec.name);
+                    self.report_key(sec, "to", &span, message);
+                    None
+                }
+            }
+        });
+        let scratch_dir = self
+            .path(sec, "scratch_dir")
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SCRATCH_DIR));
+        let jobs = self.integer(sec, "jobs", (1, 256)).map(|(n, _)| n as u32);
+        let database = self.nonempty_string(sec, "database").map(|(d, _)| d);
+        let timeout = self.duration(sec, "timeout").unwrap_or(DRILL_TIMEOUT);
+        let run_as = self.nonempty_string(sec, "run_as").map(|(u, _)| u);
+        let checks = self.checks(sec, source_kind);
+
+        if self.problems.len() > start {
+            return None;
+        }
+        Some(Drill {
+            name: name.to_string(),
+            source: source?,
+            pick,
+            to,
+            scratch_dir,
+            jobs,
+            database,
+            timeout,
+            run_as,
+            checks,
+        })
+    }
+
+    /// The `[[drills.NAME.checks]]` of the drill `sec`, whose source is `source` (name and
+    /// kind, when known).
+    fn checks(&mut self, sec: &Sec, source: Option<(&str, &'static str)>) -> Vec<Check> {
+        let Some((k, v)) = sec.entry("checks") else {
+            return Vec::new();
+        };
+        let DeValue::Array(items) = v.get_ref() else {
+            let found = v.get_ref().type_str();
+            self.wrong_type(
+                sec,
+                "checks",
+                &k.span(),
+                "an array of tables ([[drills.NAME.checks]])",
+                found,
+            );
+            return Vec::new();
+        };
+        let mut checks: Vec<Check> = Vec::with_capacity(items.len());
+        for (n, item) in items.iter().enumerate() {
+            let DeValue::Table(table) = item.get_ref() else {
+                let message = format!(
+                    "wrong type for 'checks' in [{}]: expected an array of tables, element {} is {}",
+                    sec.name,
+                    n + 1,
+                    item.get_ref().type_str()
+                );
+                self.report_key(sec, "checks", &item.span(), message);
+                continue;
+            };
+            // The span of an array-of-tables element is its [[...]] header (of an inline
+            // table, the table itself): the line the check starts on.
+            let check_sec = Sec {
+                table,
+                name: format!("{}.checks[{}]", sec.name, n + 1),
+                header: item.span(),
+            };
+            let Some(check) = self.check(&check_sec, n + 1, source) else {
+                continue;
+            };
+            if let Some(first) = checks.iter().find(|c| c.name == check.name) {
+                let message = format!(
+                    "[{}] has the same name '{}' as the check on line {} of [{}]: give one of them another 'name'",
+                    check_sec.name, check.name, first.line, sec.name
+                );
+                let span = Self::key_span(&check_sec, "name");
+                self.report(&span, Some(check_sec.key_path("name")), message);
+                continue;
+            }
+            checks.push(check);
+        }
+        checks
+    }
+
+    /// One check, the `position`th (from 1) of its drill.
+    fn check(
+        &mut self,
+        sec: &Sec,
+        position: usize,
+        source: Option<(&str, &'static str)>,
+    ) -> Option<Check> {
+        let start = self.problems.len();
+        let kind = match self.nonempty_string(sec, "kind") {
+            Some((kind, _)) if CHECK_KINDS.contains(&kind.as_str()) => kind,
+            Some((kind, span)) => {
+                let message = format!(
+                    "unknown check kind '{kind}' in [{}] (expected one of: {})",
+                    sec.name,
+                    CHECK_KINDS.join(", ")
+                );
+                self.report_key(sec, "kind", &span, message);
+                return None;
+            }
+            None => {
+                if !sec.has("kind") {
+                    self.missing(sec, "kind", &format!("one of: {}", CHECK_KINDS.join(", ")));
+                }
+                return None;
+            }
+        };
+        let specific = match kind.as_str() {
+            "amcheck" => &[][..],
+            "row_count" => ROW_COUNT_KEYS,
+            "sequence_gaps" => SEQUENCE_GAPS_KEYS,
+            "hash_chain" => HASH_CHAIN_KEYS,
+            "sql" => SQL_KEYS,
+            "freshness" => FRESHNESS_KEYS,
+            _ => COMMAND_CHECK_KEYS,
+        };
+        let allowed: Vec<&str> = CHECK_COMMON.iter().chain(specific).copied().collect();
+        self.check_keys(sec, &allowed);
+        let name = self.nonempty_string(sec, "name").map(|(n, _)| n);
+        let database = self.nonempty_string(sec, "database").map(|(d, _)| d);
+
+        // Whether the drill's source restores something this kind can check.
+        if let Some((source, source_kind)) = source {
+            let needs = if PG_CHECKS.contains(&kind.as_str()) {
+                Some(("a PostgreSQL source", PG_SOURCE_KINDS))
+            } else if DB_CHECKS.contains(&kind.as_str()) {
+                Some((
+                    "a database source (postgres, postgres-physical or sqlite)",
+                    DB_SOURCE_KINDS,
+                ))
+            } else {
+                None
+            };
+            if let Some((what, kinds)) = needs {
+                if !kinds.contains(&source_kind) {
+                    let message = format!(
+                        "a {kind} check ([{}]) needs {what}; [sources.{}] is kind = \"{source_kind}\"",
+                        sec.name,
+                        segment(source)
+                    );
+                    let span = Self::key_span(sec, "kind");
+                    self.report_key(sec, "kind", &span, message);
+                }
+            }
+        }
+
+        let check_kind = match kind.as_str() {
+            "amcheck" => CheckKind::Amcheck,
+            "row_count" => self.row_count(sec, source),
+            "sequence_gaps" => CheckKind::SequenceGaps {
+                table: self
+                    .required_string(sec, "table", "the table, optionally schema-qualified")
+                    .unwrap_or_default(),
+                partition_by: self
+                    .strings(sec, "partition_by")
+                    .map(|(p, _)| p)
+                    .unwrap_or_default(),
+                sequence: self
+                    .required_string(
+                        sec,
+                        "sequence",
+                        "the integer column numbered 1, 2, 3, ... per partition",
+                    )
+                    .unwrap_or_default(),
+                start: self
+                    .integer(sec, "start", (i64::MIN, i64::MAX))
+                    .map_or(1, |(n, _)| n),
+            },
+            "hash_chain" => self.hash_chain(sec),
+            "sql" => CheckKind::Sql {
+                query: self
+                    .required_string(sec, "query", "the SQL query to run")
+                    .unwrap_or_default(),
+                expect: self.sql_expect(sec).unwrap_or_default(),
+            },
+            "freshness" => CheckKind::Freshness {
+                query: self
+                    .required_string(sec, "query", "an SQL query returning one timestamp")
+                    .unwrap_or_default(),
+                max_lag: if sec.has("max_lag") {
+                    self.duration(sec, "max_lag")
+                } else {
+                    self.missing(
+                        sec,
+                        "max_lag",
+                        "how much older than the recovery point the timestamp may be, e.g. \"15m\"",
+                    );
+                    None
+                }
+                .unwrap_or_default(),
+            },
+            _ => CheckKind::Command {
+                command: self
+                    .nonempty_strings(
+                        sec,
+                        "command",
+                        "the program and its arguments, e.g. [\"app-cli\", \"verify\"]",
+                    )
+                    .map(|(c, _)| c)
+                    .unwrap_or_default(),
+                timeout: self
+                    .duration(sec, "timeout")
+                    .unwrap_or(COMMAND_CHECK_TIMEOUT),
+            },
+        };
+
+        if self.problems.len() > start {
+            return None;
+        }
+        Some(Check {
+            name: name.unwrap_or_else(|| default_check_name(&check_kind, position)),
+            database,
+            line: self.line(sec.header.start),
+            kind: check_kind,
+        })
+    }
+
+    /// A `row_count` check: `table` and exactly one of `min` and `expect = "recorded"`.
+    fn row_count(&mut self, sec: &Sec, source: Option<(&str, &'static str)>) -> CheckKind {
+        let table = self
+            .required_string(
+                sec,
+                "table",
+                "the table to count, optionally schema-qualified",
+            )
+            .unwrap_or_default();
+        self.at_most_one(sec, &["min", "expect"], |_| {
+            format!(
+                "[{}] has both min and expect: give one (min = N for at least N rows, or expect = \"recorded\" for exactly the count recorded at backup time)",
+                sec.name
+            )
+        });
+        if !sec.has("min") && !sec.has("expect") {
+            let message = format!(
+                "[{}] needs 'min' (at least N rows) or expect = \"recorded\" (exactly the count recorded at backup time)",
+                sec.name
+            );
+            self.report(&sec.header.clone(), Some(sec.key_path("min")), message);
+        }
+        let mut expect = RowCountExpect::Min(0);
+        if let Some((min, _)) = self.integer(sec, "min", (0, i64::MAX)) {
+            expect = RowCountExpect::Min(min as u64);
+        }
+        if let Some((value, span)) = self.string(sec, "expect") {
+            if value != "recorded" {
+                let message = format!(
+                    "'expect' in [{}] must be \"recorded\" (the count recorded at backup time), not '{value}'; use min = N for a lower bound",
+                    sec.name
+                );
+                self.report_key(sec, "expect", &span, message);
+            } else {
+                expect = RowCountExpect::Recorded;
+                // Files and command sources are refused for row_count as a whole.
+                if let Some((source, kind)) = source {
+                    if !RECORDING_KINDS.contains(&kind) && DB_SOURCE_KINDS.contains(&kind) {
+                        let message = format!(
+                            "expect = \"recorded\" in [{}] needs a source whose backups record row counts (kind = \"postgres\" or \"sqlite\"); [sources.{}] is kind = \"{kind}\" (use min = N)",
+                            sec.name,
+                            segment(source)
+                        );
+                        self.report_key(sec, "expect", &span, message);
+                    }
+                }
+            }
+        }
+        CheckKind::RowCount { table, expect }
+    }
+
+    /// A `hash_chain` check.
+    fn hash_chain(&mut self, sec: &Sec) -> CheckKind {
+        let mut required =
+            |key: &str, what: &str| self.required_string(sec, key, what).unwrap_or_default();
+        let table = required("table", "the table, optionally schema-qualified");
+        let order_by = required(
+            "order_by",
+            "the SQL expression ordering the rows of a partition, e.g. \"seq\"",
+        );
+        let hash = required("hash", "the column holding each row's hex digest");
+        let prev = required("prev", "the column holding the previous row's digest");
+        let input = required(
+            "input",
+            "the SQL expression whose digest 'hash' must be, e.g. \"prev || payload::text\"",
+        );
+        let algorithm = self.choice(
+            sec,
+            "algorithm",
+            &[("sha256", HashAlgorithm::Sha256)],
+            |a| {
+                format!(
+                    "unknown algorithm '{a}' in [{}] (expected sha256)",
+                    sec.name
+                )
+            },
+        );
+        CheckKind::HashChain {
+            table,
+            partition_by: self
+                .strings(sec, "partition_by")
+                .map(|(p, _)| p)
+                .unwrap_or_default(),
+            order_by,
+            hash,
+            prev,
+            input,
+            genesis: self
+                .string(sec, "genesis")
+                .map_or_else(|| "0".repeat(64), |(g, _)| g),
+            algorithm,
+        }
+    }
+
+    /// The `expect` of an `sql` check, as PostgreSQL prints it: a string as written, an
+    /// integer in decimal, a float as Rust writes it, a boolean as `t`/`f`.
+    fn sql_expect(&mut self, sec: &Sec) -> Option<String> {
+        let Some((k, v)) = sec.entry("expect") else {
+            self.missing(
+                sec,
+                "expect",
+                "the query's result as psql prints it unaligned, e.g. \"0\" or \"t\"",
+            );
+            return None;
+        };
+        let text = match v.get_ref() {
+            DeValue::String(s) => Some(s.to_string()),
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                .ok()
+                .map(|n| n.to_string()),
+            DeValue::Float(f) => f
+                .as_str()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() || f.as_str().contains("inf"))
+                .map(|x| x.to_string()),
+            DeValue::Boolean(b) => Some(if *b { "t" } else { "f" }.to_string()),
+            other => {
+                self.wrong_type(
+                    sec,
+                    "expect",
+                    &k.span(),
+                    "a string, an integer, a float or a boolean",
+                    other.type_str(),
+                );
+                return None;
+            }
+        };
+        if text.is_none() {
+            let message = format!("'expect' in [{}] is out of range", sec.name);
+            self.report_key(sec, "expect", &k.span(), message);
+        }
+        text
+    }
+
     /// Rules across postgres-physical sources: one data directory per source, one source per
     /// repository and cluster.
     fn physical_rules(&mut self, secs: &[(String, Sec)], config: &Config) {
@@ -1139,6 +1697,28 @@ impl<'a> Parser<'a> {
                 self.report(&span_of("cluster"), Some(sec.key_path("cluster")), message);
             }
         }
+    }
+}
+
+/// The end of a message about a name that is not configured: the configured names of
+/// `[section.NAME]`, or how to add one.
+fn configured<'n>(names: impl Iterator<Item = &'n str>, section: &str) -> String {
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() {
+        format!("add a [{section}.NAME] section")
+    } else {
+        format!("configured: {}", names.join(", "))
+    }
+}
+
+/// The name a check gets when it has no `name`: its kind and table (`hash_chain events`), else
+/// its kind and 1-based position in the drill (`sql #3`).
+fn default_check_name(kind: &CheckKind, position: usize) -> String {
+    match kind {
+        CheckKind::RowCount { table, .. }
+        | CheckKind::SequenceGaps { table, .. }
+        | CheckKind::HashChain { table, .. } => format!("{} {table}", kind.name()),
+        _ => format!("{} #{position}", kind.name()),
     }
 }
 
