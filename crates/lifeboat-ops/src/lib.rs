@@ -33,7 +33,8 @@ pub use error::{ErrorKind, OpsError, Result};
 pub use lifeboat_core::error::Hint;
 pub use open::Location;
 pub use ops::{
-    backup, check, copy, dump, forget, init, journal, keys, list, mode, prune, restore, unlock, wal,
+    backup, check, copy, drill, dump, forget, init, journal, keys, list, mode, prune, restore,
+    unlock, wal,
 };
 
 /// Runs `f` with a journal recorder and appends its record with the result; journal append

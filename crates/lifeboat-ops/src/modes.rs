@@ -2,8 +2,8 @@
 //!
 //! | effect | operations | normal | degraded | read-only |
 //! |---|---|---|---|---|
-//! | read | listing, restore, dump, check, journal, WAL fetch/verify/show, dry runs, copy (as source) | yes | yes | yes |
-//! | add | init, backups of every kind, WAL push, copy into the repository, key add | yes | yes | no |
+//! | read | listing, restore, dump, check, journal, WAL fetch/verify/show, dry runs, copy (as source), drill reports | yes | yes | yes |
+//! | add | init, backups of every kind, WAL push, copy into the repository, key add, drills (their reports) | yes | yes | no |
 //! | destroy | forget, prune, WAL expiry, key removal, password change | yes | no | no |
 //! | govern | mode changes, unlock of stale locks | yes | yes | yes |
 //!
@@ -81,6 +81,10 @@ pub enum Operation {
     Journal,
     /// Remove stale locks.
     Unlock,
+    /// Run a restore drill (stores its report).
+    Drill,
+    /// List or show drill reports.
+    DrillReports,
 }
 
 /// What an operation does to the repository's data.
@@ -99,7 +103,7 @@ pub enum Effect {
 
 impl Operation {
     /// Every operation, in table order.
-    pub const ALL: [Operation; 30] = [
+    pub const ALL: [Operation; 32] = [
         Operation::Init,
         Operation::BackupFiles,
         Operation::BackupStream,
@@ -130,6 +134,8 @@ impl Operation {
         Operation::ModeSet,
         Operation::Journal,
         Operation::Unlock,
+        Operation::Drill,
+        Operation::DrillReports,
     ];
 
     /// The name used in messages and journal records.
@@ -165,6 +171,8 @@ impl Operation {
             Operation::ModeSet => "mode change",
             Operation::Journal => "journal",
             Operation::Unlock => "unlock",
+            Operation::Drill => "drill run",
+            Operation::DrillReports => "drill list, drill show",
         }
     }
 
@@ -174,7 +182,7 @@ impl Operation {
         match self {
             WalFetch | WalVerify | WalShow | WalExpireDryRun | List | Restore | RestorePostgres
             | Dump | Check | ForgetDryRun | PruneDryRun | CopyFrom | KeyList | ModeShow
-            | Journal => Effect::Read,
+            | Journal | DrillReports => Effect::Read,
             Init
             | BackupFiles
             | BackupStream
@@ -182,7 +190,8 @@ impl Operation {
             | BackupPostgresPhysical
             | WalPush
             | CopyInto
-            | KeyAdd => Effect::Add,
+            | KeyAdd
+            | Drill => Effect::Add,
             WalExpire | Forget | Prune | KeyRemove | KeyPasswd => Effect::Destroy,
             ModeSet | Unlock => Effect::Govern,
         }
