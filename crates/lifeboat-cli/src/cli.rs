@@ -83,4 +83,8 @@ pub enum Command {
     /// Check the configuration file
     #[command(subcommand)]
     Config(cmd::config::ConfigCommand),
+    /// Restore drills: prove a backup restores, check the application's invariants, measure
+    /// RTO and RPO
+    #[command(subcommand)]
+    Drill(cmd::drill::DrillCommand),
 }

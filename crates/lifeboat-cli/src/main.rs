@@ -66,5 +66,6 @@ fn run(s: &Session, command: &Command) -> anyhow::Result<i32> {
         Command::Journal(a) => cmd::journal::run(s, a),
         Command::Mode(a) => cmd::mode::run(s, a),
         Command::Config(c) => cmd::config::run(s, c),
+        Command::Drill(c) => cmd::drill::run(s, c),
     }
 }

@@ -136,13 +136,16 @@ pub fn snapshot_json(e: &SnapshotEntry) -> serde_json::Value {
     })
 }
 
-/// Human table of snapshots.
-pub fn snapshot_table(snaps: &[SnapshotEntry]) {
+/// Human table of snapshots; `drills` marks those whose last drill passed or failed.
+pub fn snapshot_table(
+    snaps: &[SnapshotEntry],
+    drills: &std::collections::BTreeMap<String, lifeboat_ops::drill::LastDrill>,
+) {
     println!(
-        "{:<9} {:<26} {:<16} {:<16} {:>11}  source",
-        "ID", "time", "host", "tags", "size"
+        "{:<9} {:<26} {:<16} {:<16} {:>11}  {:<8} source",
+        "ID", "time", "host", "tags", "size", "drill"
     );
-    println!("{}", "-".repeat(90));
+    println!("{}", "-".repeat(99));
     for e in snaps {
         let s = &e.snapshot;
         let time = s
@@ -150,13 +153,15 @@ pub fn snapshot_table(snaps: &[SnapshotEntry]) {
             .to_zoned(jiff::tz::TimeZone::system())
             .strftime("%Y-%m-%d %H:%M:%S %Z")
             .to_string();
+        let drill = drills.get(&e.id).map_or("-", |d| d.result.name());
         println!(
-            "{:<9} {:<26} {:<16} {:<16} {:>11}  {}",
+            "{:<9} {:<26} {:<16} {:<16} {:>11}  {:<8} {}",
             e.short_id(),
             time,
             s.hostname,
             s.tags.join(","),
             human_bytes(s.summary.as_ref().map(|x| x.total_bytes).unwrap_or(0)),
+            drill,
             snapshot_what(s)
         );
     }

@@ -16,6 +16,8 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_ERROR: i32 = 1;
 /// Exit code: a backup was saved, but some files could not be read.
 pub const EXIT_PARTIAL: i32 = 3;
+/// Exit code: a drill ran, and a check or an RTO/RPO target failed.
+pub const EXIT_DRILL_FAILED: i32 = 4;
 /// Exit code: the location is not a lifeboat repository.
 pub const EXIT_NOT_A_REPOSITORY: i32 = 10;
 /// Exit code: the repository is locked by another process.

@@ -4,6 +4,7 @@ pub mod backup;
 pub mod check;
 pub mod config;
 pub mod copy;
+pub mod drill;
 pub mod dump;
 pub mod forget;
 pub mod init;

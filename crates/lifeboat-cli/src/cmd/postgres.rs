@@ -365,7 +365,11 @@ fn absolute_repo(repo: &str) -> String {
 
 /// The restore_command written into a restored data directory: this executable with the
 /// same repository, configuration file and password options.
-fn restore_command(s: &Session, config: Option<&std::path::Path>) -> Result<String> {
+pub(crate) fn restore_command(
+    s: &Session,
+    config: Option<&std::path::Path>,
+    repo: Option<&str>,
+) -> Result<String> {
     let exe = std::env::current_exe().context("finding the lifeboat executable")?;
     let mut parts = vec![shell_quote(&exe.to_string_lossy())];
     if let Some(c) = config {
@@ -376,7 +380,7 @@ fn restore_command(s: &Session, config: Option<&std::path::Path>) -> Result<Stri
                 .to_string_lossy(),
         ));
     }
-    if let Some(r) = &s.repo {
+    if let Some(r) = repo.or(s.repo.as_deref()) {
         parts.push("-r".into());
         parts.push(shell_quote(&absolute_repo(r)));
     }
@@ -478,7 +482,7 @@ fn restore_physical(s: &Session, a: &PgRestoreArgs) -> Result<i32> {
         target,
         snapshot: a.snapshot.clone().or(a.snapshot_opt.clone()),
         cluster: a.cluster.clone(),
-        restore_command: restore_command(s, config_path.as_deref())?,
+        restore_command: restore_command(s, config_path.as_deref(), None)?,
         archive_off,
         exclusive: a.exclusive,
         start: a.start.then(|| StartOptions {
