@@ -152,7 +152,7 @@ impl ScratchCluster {
         run_capture(c, "initdb")?;
         let port = port_other_than(avoid_port)?;
         let conf = format!(
-            "\n# lifeboat drill: a throwaway copy\nlisten_addresses = ''\nunix_socket_directories = '{}'\nport = {port}\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\narchive_mode = off\nautovacuum = off\nmax_wal_size = '4GB'\nshared_buffers = '128MB'\nmaintenance_work_mem = '256MB'\nlogging_collector = off\nlc_messages = 'C'\n",
+            "\n# lifeboat drill: a throwaway copy\nlisten_addresses = ''\nunix_socket_directories = {}\nport = {port}\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\narchive_mode = off\nautovacuum = off\nmax_wal_size = '4GB'\nshared_buffers = '128MB'\nmaintenance_work_mem = '256MB'\nlogging_collector = off\nlc_messages = 'C'\n",
             crate::tools::conf_quote(&socket_dir.to_string_lossy())
         );
         let conf_path = data_dir.join("postgresql.conf");

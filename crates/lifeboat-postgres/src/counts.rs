@@ -69,7 +69,7 @@ impl SnapshotSession {
             snapshot_id: String::new(),
         };
         let rows = s.exchange(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot();\n",
+            "SET row_security = off;\nBEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot();\n",
         )?;
         s.snapshot_id = rows
             .into_iter()
