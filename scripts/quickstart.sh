@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lifeboat's main job on a fresh machine: build, create a local repository, back up an embedded
 # default data set (this repository's docs and sources plus a generated SQL dump stream),
-# restore it, prove the restore is byte-identical, and verify the repository.
+# restore it, prove the restore is byte-identical, verify the repository, and prove it with
+# restore drills (scratch restore, every hash verified, a check, RTO/RPO against targets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p lifeboat-cli 2>&1 | tail -n 2
@@ -30,4 +31,48 @@ echo "restored files are identical; dumped stream: $(wc -l < "$WORK/events.sql")
 echo "== check --read-data"
 "$LB" check --read-data
 "$LB" stats
-echo "quickstart OK (work dir: $WORK)"
+echo "== restore drills: restore into scratch space, verify every hash, check, measure RTO/RPO"
+CONFIG="$WORK/lifeboat.toml"
+cat > "$CONFIG" <<EOF
+[repositories.quickstart]
+url = "$LIFEBOAT_REPOSITORY"
+password_env = "LIFEBOAT_PASSWORD"
+
+[sources.sources]
+kind = "files"
+paths = ["$PWD/docs", "$PWD/crates"]
+
+[sources.events]
+kind = "command"
+stream_name = "events.sql"
+command = ["sh", "-c", "for i in \$(seq 1 20000); do echo \"INSERT INTO events VALUES (\$i);\"; done"]
+
+[targets.sources]
+rpo = "1h"
+rto = "5m"
+
+[drills.sources]
+source = "sources"
+scratch_dir = "$WORK/scratch"
+
+[[drills.sources.checks]]
+kind = "command"
+name = "restored tree equals the original"
+command = ["$PWD/scripts/quickstart-compare.sh", "$PWD/docs", "$PWD/crates"]
+
+[drills.events]
+source = "events"
+scratch_dir = "$WORK/scratch"
+
+[[drills.events.checks]]
+kind = "command"
+name = "20000 events"
+command = ["sh", "-c", "n=\$(wc -l < \"\$LIFEBOAT_RESTORED_PATH\"); echo \"\$n lines\"; test \"\$n\" = 20000"]
+EOF
+unset LIFEBOAT_REPOSITORY
+"$LB" --config "$CONFIG" config check
+"$LB" --config "$CONFIG" drill run events
+"$LB" --config "$CONFIG" drill run sources
+"$LB" --config "$CONFIG" snapshots
+"$LB" --config "$CONFIG" drill show latest --markdown
+echo "quickstart OK: backups restored, verified and proven by drills (work dir: $WORK)"
