@@ -5,6 +5,7 @@
 //! with the reason in `detail`, and the other checks still run.
 
 mod amcheck;
+mod client;
 mod command;
 mod freshness;
 mod hash_chain;
@@ -113,6 +114,15 @@ pub fn run_check(check: &Check, subject: &Subject, cancel: &CancelToken) -> Chec
         result,
         detail,
         seconds: t0.elapsed().as_secs_f64(),
+    }
+}
+
+/// `1 row`, `2 rows`: a count with its noun in the right number.
+fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
