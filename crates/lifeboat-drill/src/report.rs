@@ -138,6 +138,7 @@ fn secs(v: Option<f64>) -> String {
             format!("{:.0}h{:02.0}m", (s / 3600.0).floor(), (s % 3600.0) / 60.0)
         }
         Some(s) if s >= 120.0 => format!("{:.0}m{:02.0}s", (s / 60.0).floor(), s % 60.0),
+        Some(s) if s < 10.0 => format!("{s:.2}s"),
         Some(s) => format!("{s:.1}s"),
         None => "—".into(),
     }

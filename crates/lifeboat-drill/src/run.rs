@@ -540,15 +540,12 @@ fn restore_logical_copy(
     clock.lap(report, "start");
     cancelled(req)?;
     // Roles and tablespaces: the newest globals dump taken with (or before) this one.
-    let globals = all
-        .iter()
-        .filter(|s| {
-            LogicalMeta::from_snapshot(s).is_some_and(|m| m.database.is_none())
-                && s.snapshot.timestamp() <= snap.snapshot.timestamp()
-                && s.snapshot.timestamp()
-                    >= snap.snapshot.timestamp() - jiff::SignedDuration::from_hours(1)
-        })
-        .next_back();
+    let globals = all.iter().rfind(|s| {
+        LogicalMeta::from_snapshot(s).is_some_and(|m| m.database.is_none())
+            && s.snapshot.timestamp() <= snap.snapshot.timestamp()
+            && s.snapshot.timestamp()
+                >= snap.snapshot.timestamp() - jiff::SignedDuration::from_hours(1)
+    });
     if let Some(g) = globals {
         match restore_logical(
             repo,

@@ -257,6 +257,21 @@ fn attempt(
         }
         Operation::Journal => lifeboat_ops::journal::verify(&ctx, repo, None).map(drop),
         Operation::Unlock => lifeboat_ops::unlock::unlock(&ctx, repo, false).map(drop),
+        Operation::Drill => {
+            let text = format!(
+                "[repositories.r]\nurl = \"/unused\"\n[sources.s]\nkind = \"files\"\npaths = [\"{}\"]\n[drills.d]\nsource = \"s\"\nscratch_dir = \"{}\"\n",
+                src.display(),
+                scratch.join("drills").display()
+            );
+            let config =
+                lifeboat_config::Config::parse(&text, scratch.join("lifeboat.toml")).unwrap();
+            let req = lifeboat_ops::drill::DrillRunRequest {
+                drill: "d".into(),
+                ..Default::default()
+            };
+            lifeboat_ops::drill::run(&ctx, repo, &config, &req, None).map(drop)
+        }
+        Operation::DrillReports => lifeboat_ops::drill::list(&ctx, repo, None).map(drop),
     }
 }
 

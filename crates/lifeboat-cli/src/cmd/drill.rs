@@ -200,10 +200,10 @@ fn run_drill(
 fn target(actual: Option<f64>, target: Option<f64>) -> String {
     match (actual, target) {
         (Some(a), Some(t)) => format!(
-            "{a:.1}s (target {t:.0}s: {})",
+            "{a:.2}s (target {t:.0}s: {})",
             if a <= t { "met" } else { "MISSED" }
         ),
-        (Some(a), None) => format!("{a:.1}s (no target)"),
+        (Some(a), None) => format!("{a:.2}s (no target)"),
         (None, Some(t)) => format!("not measured (target {t:.0}s)"),
         (None, None) => "not measured".into(),
     }
