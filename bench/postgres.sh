@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # lifeboat vs pgBackRest on one generated PostgreSQL cluster: full backup time and repository
-# size, a second (unchanged) full backup's added bytes, restore time, and the latency of
+# size, a second (unchanged) full backup's added bytes, restore time, a restore drill (lifeboat
+# `drill run` vs pgBackRest restore + start + the same SQL checks by hand), and the latency of
 # archive_command per WAL segment under a pgbench load.
 #
 #   bash bench/postgres.sh                                   # ~1.5 GB cluster
@@ -518,6 +519,104 @@ if [ "$LB_OK" = 1 ]; then
     rm -rf "$dir"
 else
     put restore_s lifeboat ERR
+fi
+
+# ---------------------------------------------------------------- 10b. drill vs the same by hand
+# lifeboat `drill run` (restore into scratch, WAL replay and start, three SQL checks) against
+# doing the same by hand with pgBackRest: `restore`, `pg_ctl start`, wait for promotion, the
+# same three queries through psql. lifeboat's number is the drill's own RTO (start of the drill
+# until the last check passed); the by-hand number is the wall time of the same steps. The
+# order alternates with BENCH_PG_DRILL_FIRST (pgbackrest | lifeboat).
+drill_byhand() {
+    local dir=$WORK/restore/byhand port t0 t1 ok=1 i
+    rm -rf "$dir"; mkdir -p "$dir"; chmod 700 "$dir"; chown "$PG_USER:" "$dir"
+    port=$(free_port)
+    t0=$(date +%s.%N)
+    run_timed pgbackrest-drill-restore "${PGBR[@]}" --pg1-path="$dir" restore || ok=0
+    if [ "$ok" = 1 ] && pg_start "$dir" "$port" "$LOGS/byhand-server.log" "-c archive_mode=off"; then
+        for i in $(seq 1 18000); do
+            [ "$(psql_q "$port" "SELECT pg_is_in_recovery()" 2>/dev/null || echo t)" = f ] && break
+            sleep 0.2
+        done
+        if [ "$(psql_q "$port" "$Q1")" != "$E1" ] || [ "$(psql_q "$port" "$Q2")" != "$E2" ] ||
+            [ "$(psql_q "$port" "$Q3")" != "$E3" ]; then
+            log "by-hand checks did not match the source"; ok=0
+        fi
+        t1=$(date +%s.%N)
+        pg_stop "$dir" immediate || true
+    else
+        t1=$(date +%s.%N); ok=0
+    fi
+    rm -rf "$dir"
+    if [ "$ok" = 1 ]; then
+        put drill_s pgbackrest "$(elapsed "$t0" "$t1")"
+    else
+        put drill_s pgbackrest ERR; ERRORS=$((ERRORS + 1))
+    fi
+}
+drill_lifeboat() {
+    if run_timed lifeboat-drill "${LB_ENV[@]}" "$LB" --config "$DRILL_CONF" drill run bench --json; then
+        put drill_total_s lifeboat "$LAST_S"; put drill_rss_kb lifeboat "$LAST_RSS_KB"
+        python3 - "$LOGS/lifeboat-drill.log" "$RESULTS" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read()
+r = json.loads(text[text.index("{"):])
+with open(sys.argv[2], "a") as f:
+    f.write("drill_s\tlifeboat\t%.3f\n" % r["rto_seconds"])
+    f.write("drill_result\tlifeboat\t%s\n" % r["result"])
+    for p in r["phases"]:
+        f.write("drill_phase_%s\tlifeboat\t%.3f\n" % (p["name"].replace(" ", "_"), p["seconds"]))
+PY
+    else
+        put drill_s lifeboat ERR
+    fi
+}
+if [ "$LB_OK" = 1 ] && [ "$PGBR_OK" = 1 ]; then
+    log "==================== drill: lifeboat drill run vs pgBackRest restore + start + psql checks"
+    Q1="SELECT count(*) FROM pgbench_accounts"
+    Q2="SELECT sum(abalance) FROM pgbench_accounts"
+    Q3="SELECT count(*) || '/' || coalesce(sum(length(payload::text)), 0) FROM events"
+    E1=$(psql_q "$PORT" "$Q1"); E2=$(psql_q "$PORT" "$Q2"); E3=$(psql_q "$PORT" "$Q3")
+    DRILL_CONF=$RUN/drill.toml
+    cat >"$DRILL_CONF" <<EOF
+[repositories.bench]
+url = "$LB_REPO"
+password_env = "LIFEBOAT_PASSWORD"
+
+[sources.bench]
+kind = "postgres-physical"
+dsn = "$DSN"
+data_directory = "$DATA"
+
+[targets.bench]
+rto = "1h"
+
+[drills.bench]
+source = "bench"
+scratch_dir = "$WORK/restore/drill"
+timeout = "30m"
+
+[[drills.bench.checks]]
+kind = "sql"
+query = "$Q1"
+expect = "$E1"
+
+[[drills.bench.checks]]
+kind = "sql"
+query = "$Q2"
+expect = "$E2"
+
+[[drills.bench.checks]]
+kind = "sql"
+query = "$Q3"
+expect = "$E3"
+EOF
+    chown "$PG_USER:" "$DRILL_CONF"; chmod 600 "$DRILL_CONF"
+    mkdir -p "$WORK/restore/drill"; chown "$PG_USER:" "$WORK/restore/drill"
+    for tool in $([ "${BENCH_PG_DRILL_FIRST:-pgbackrest}" = lifeboat ] && echo "lifeboat pgbackrest" || echo "pgbackrest lifeboat"); do
+        sync; sleep "${BENCH_PG_SETTLE_SECS:-10}"
+        if [ "$tool" = lifeboat ]; then drill_lifeboat; else drill_byhand; fi
+    done
 fi
 
 # ---------------------------------------------------------------- 11. WAL push latency under load

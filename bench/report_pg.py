@@ -23,6 +23,10 @@ ROWS = [
     ("restore_s", "Restore of the latest backup, wall time", "s"),
     ("restore_rss_kb", "Restore, peak RSS", "rss"),
     ("restore_verified", "Restored cluster recovers, data == source", "text"),
+    ("drill_s", "Drill: restore + WAL replay + start + 3 SQL checks (lifeboat: `drill run` RTO; pgBackRest: by hand)", "s"),
+    ("drill_total_s", "Drill, lifeboat's whole `drill run` (incl. stop and cleanup)", "s"),
+    ("drill_rss_kb", "Drill, peak RSS", "rss"),
+    ("drill_result", "Drill result", "text"),
 ]
 WAL_ROWS = [
     ("wal_push_n", "archive pushes measured (segments)", "int"),
@@ -147,6 +151,11 @@ def main():
            lambda r: "%.3f %% (%s)" % (100 * r, fmt(g("full2_added_bytes", L), "bytes")))
     target("WAL push latency ≤ 0.5× pgBackRest archive-push (median)", g("wal_push_p50_ms", L), g("wal_push_p50_ms", P), "<=", 0.5,
            lambda r: "%.2f× (%s vs %s)" % (r, f2(g("wal_push_p50_ms", L), "ms"), f2(g("wal_push_p50_ms", P), "ms")))
+    target("drill RTO no more than the same steps by hand with pgBackRest", g("drill_s", L), g("drill_s", P), "<=", 1.0,
+           lambda r: "%.2f× (%s vs %s)" % (r, fmt(g("drill_s", L), "s"), fmt(g("drill_s", P), "s")))
+    v = g("drill_result", L)
+    if v is not None:
+        targets.append(("(correctness) the lifeboat drill passed its checks", v, "PASS" if v == "passed" else "FAIL"))
     v = g("restore_verified", L)
     if v is not None:
         targets.append(("(correctness) lifeboat-restored cluster recovers with the source's data", v, "PASS" if v == "ok" else "FAIL"))

@@ -480,3 +480,122 @@ fn bad_drill_configuration_names_its_line() {
     assert!(err.contains("row_coutn"), "{err}");
     assert!(err.contains("command"), "missing field not reported: {err}");
 }
+
+#[test]
+fn files_drills_verify_the_restore_refuse_their_source_keep_on_request_and_report_damage() {
+    let env = Env::new();
+    let src = env.path().join("app");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("a.txt"), "alpha\n").unwrap();
+    std::fs::write(src.join("sub/b.bin"), vec![7u8; 300_000]).unwrap();
+    let scratch = env.path().join("scratch");
+    let cmp = format!(
+        "[[drills.DRILL.checks]]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"cmp \\\"$LIFEBOAT_RESTORED_PATH{0}/a.txt\\\" {0}/a.txt && echo same\"]\n",
+        src.display()
+    );
+    write_config(
+        &env,
+        &format!(
+            "[sources.app]\nkind = \"files\"\npaths = [\"{}\"]\n\n{}{}",
+            src.display(),
+            drill_section(
+                "app",
+                "app",
+                &format!("scratch_dir = \"{}\"", scratch.display()),
+                &cmp
+            ),
+            drill_section(
+                "inside",
+                "app",
+                &format!("scratch_dir = \"{}/scratch\"", src.display()),
+                ""
+            )
+        ),
+    );
+    let cfg = config_path(&env);
+    let cfg = cfg.to_str().unwrap();
+    // Nothing backed up yet: the drill cannot run, and says so.
+    let (code, r, _) = drill(&env, "app", &[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["result"], "error");
+    assert!(
+        r["error"].as_str().unwrap().contains("no snapshots"),
+        "{r:#}"
+    );
+
+    env.lb()
+        .args(["--config", cfg, "backup", "--source", "app"])
+        .assert()
+        .success();
+    let (code, r, err) = drill(&env, "app", &[]);
+    assert_passed(code, &r, &err);
+    assert!(check(&r, "content hashes")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("2 files"));
+    assert!(check(&r, "command #1")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("same"));
+
+    // --keep leaves the copy (the next drill removes it once this process has ended).
+    let (code, r, _) = drill(&env, "app", &["--keep"]);
+    assert_eq!(code, 0);
+    let kept = PathBuf::from(r["kept"]["path"].as_str().unwrap());
+    assert!(kept
+        .join("restored")
+        .join(src.strip_prefix("/").unwrap())
+        .join("a.txt")
+        .exists());
+    let (_, r, _) = drill(&env, "app", &[]);
+    assert!(
+        !kept.exists(),
+        "kept copy of an ended process not removed: {r:#}"
+    );
+
+    // Scratch space inside the backed-up path is refused before anything is written.
+    let (code, _, err) = drill(&env, "inside", &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("scratch_dir") && err.contains("inside"),
+        "{err}"
+    );
+    assert!(!src.join("scratch").exists());
+
+    // Damaged data: the drill cannot restore, names the damage, and the report says error.
+    for e in walk(&env.repo().join("data")) {
+        std::fs::write(&e, b"garbage").unwrap();
+    }
+    let (code, r, _) = drill(&env, "app", &[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["result"], "error");
+    let e = r["error"].as_str().unwrap();
+    assert!(
+        e.contains("restoring snapshot") && e.contains("data/"),
+        "{e}"
+    );
+    let list = env.lb_json(&["--config", cfg, "drill", "list", "--drill", "app"]);
+    let results: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results,
+        ["error", "passed", "passed", "passed", "error"],
+        "{list:#}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}

@@ -157,6 +157,20 @@ pub fn backup_logical(
             None => "pg_dumpall --globals-only".to_string(),
             Some(d) => format!("pg_dump of database '{d}'"),
         };
+        // Row counts in the dump's own MVCC snapshot: a session exports its snapshot, pg_dump
+        // dumps exactly it, and the session counts while the dump streams.
+        let mut session = match &db {
+            Some(d) if opts.row_counts != RowCounts::None => {
+                let s =
+                    SnapshotSession::begin(&tools, &with_database(&opts.dsn, d)).map_err(|e| {
+                        PgError::Tool(format!(
+                            "{what} could not start: {e}; no snapshot was written"
+                        ))
+                    })?;
+                Some(s)
+            }
+            _ => None,
+        };
         let mut meta = LogicalMeta {
             kind: "logical".into(),
             database: db.clone(),
@@ -170,15 +184,7 @@ pub fn backup_logical(
             sha256: String::new(),
             row_counts: None,
         };
-        // Row counts in the dump's own MVCC snapshot: a session exports its snapshot, pg_dump
-        // dumps exactly it, and the session counts while the dump streams.
-        let mut session = match &db {
-            Some(d) if opts.row_counts != RowCounts::None => {
-                let s = SnapshotSession::begin(&tools, &with_database(&opts.dsn, d))?;
-                Some(s)
-            }
-            _ => None,
-        };
+
         if let Some(s) = &session {
             cmd.arg(format!("--snapshot={}", s.snapshot_id));
         }
