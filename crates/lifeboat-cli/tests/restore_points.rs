@@ -159,9 +159,8 @@ post_command = ["sh", "-c", "echo post $LIFEBOAT_RESTORE_POINT >> {marks}"]
 
     // Restore every member at its position.
     let root = env.path().join("restored");
-    std::fs::create_dir_all(&root).unwrap();
     let target_db = c.dsn("postgres");
-    let r = lbc_json(
+    let out = lbc(
         &env,
         &[
             "restore-point",
@@ -175,8 +174,16 @@ post_command = ["sh", "-c", "echo post $LIFEBOAT_RESTORE_POINT >> {marks}"]
                 target_db.replace("dbname=postgres", "dbname=restored")
             ),
             "--start",
+            "--json",
         ],
     );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed member must fail the restore"
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["ok"], false);
     // (the logical member needs its database first: it failed and says why)
     let shop = r["members"]
         .as_array()
@@ -235,6 +242,8 @@ post_command = ["sh", "-c", "echo post $LIFEBOAT_RESTORE_POINT >> {marks}"]
             dir.to_str().unwrap(),
             "-o",
             &format!("-p {port} -k {} -c listen_addresses=", sock.display()),
+            "-l",
+            env.path().join("rp.log").to_str().unwrap(),
             "-w",
             "start",
         ],
