@@ -6,22 +6,9 @@
 //! PostgreSQL must be installed; a missing installation fails these tests, it never skips them.
 
 use serde_json::Value;
-use std::path::PathBuf;
 
 mod pg;
 use pg::*;
-
-fn config_path(env: &Env) -> PathBuf {
-    env.path().join("lifeboat.toml")
-}
-
-fn write_config(env: &Env, body: &str) {
-    let text = format!(
-        "[repositories.main]\nurl = \"{}\"\npassword_env = \"LIFEBOAT_PASSWORD\"\n\n{body}",
-        env.repo().display()
-    );
-    std::fs::write(config_path(env), text).unwrap();
-}
 
 fn lbc(env: &Env, args: &[&str]) -> std::process::Output {
     let cfg = config_path(env);
