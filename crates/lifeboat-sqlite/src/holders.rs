@@ -96,7 +96,7 @@ mod tests {
         assert!(holders(&with_companions(&f)).is_empty());
         let mut child = std::process::Command::new("sh")
             .arg("-c")
-            .arg("exec 3<\"$0\"; sleep 30")
+            .arg("exec 3<\"$0\"; exec sleep 30")
             .arg(&f)
             .spawn()
             .unwrap();

@@ -150,11 +150,12 @@ pub fn restore_sqlite(
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| SqliteError::io("creating a temporary file in", dir, e))?;
+    let tmp_path = tmp.path().to_path_buf();
     let bytes = {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
         let n = lifeboat_core::restore::dump(repo, snap, None, &mut w)?;
         w.flush()
-            .map_err(|e| SqliteError::io("writing", tmp.path(), e))?;
+            .map_err(|e| SqliteError::io("writing", &tmp_path, e))?;
         n
     };
     tmp.as_file()
