@@ -4,7 +4,7 @@
 
 use crate::backup::{
     self, BackupReport, DatabaseSelection, FilesRequest, Method, PhysicalReport, PhysicalRequest,
-    PostgresReport, PostgresRequest, SnapshotLabels, StreamRequest,
+    PostgresReport, PostgresRequest, SnapshotLabels, SqliteReport, SqliteRequest, StreamRequest,
 };
 use crate::filter::SnapshotFilter;
 use crate::forget::Policy;
@@ -30,10 +30,12 @@ pub enum SourceRequest {
     Postgres(PostgresRequest),
     /// `kind = "postgres-physical"`.
     PostgresPhysical(PhysicalRequest),
+    /// `kind = "sqlite"`.
+    Sqlite(SqliteRequest),
 }
 
 impl SourceRequest {
-    /// The request of `source`. `sqlite` sources are refused (the kind is reserved).
+    /// The request of `source`.
     pub fn of(source: &Source) -> Result<SourceRequest> {
         let labels = SnapshotLabels {
             tags: source.tags.clone(),
@@ -80,15 +82,11 @@ impl SourceRequest {
                 force: false,
                 labels,
             }),
-            SourceKind::Sqlite(_) => {
-                return Err(OpsError::invalid(
-                    "source",
-                    format!(
-                        "'{}' is a sqlite source: SQLite backups are not built yet (the kind is reserved in the configuration format)",
-                        source.name
-                    ),
-                ))
-            }
+            SourceKind::Sqlite(s) => SourceRequest::Sqlite(SqliteRequest {
+                paths: s.paths.clone(),
+                block_size: None,
+                labels,
+            }),
         })
     }
 
@@ -99,6 +97,7 @@ impl SourceRequest {
             SourceRequest::Command(r) => &mut r.labels,
             SourceRequest::Postgres(r) => &mut r.labels,
             SourceRequest::PostgresPhysical(r) => &mut r.labels,
+            SourceRequest::Sqlite(r) => &mut r.labels,
         }
     }
 }
@@ -115,6 +114,8 @@ pub enum SourceReport {
     Postgres(Vec<PostgresReport>),
     /// A base backup.
     PostgresPhysical(PhysicalReport),
+    /// One snapshot per SQLite database.
+    Sqlite(Vec<SqliteReport>),
 }
 
 /// Backs up a configured source.
@@ -126,6 +127,7 @@ pub fn backup(ctx: &Context, repo: &Repository, req: &SourceRequest) -> Result<S
         SourceRequest::PostgresPhysical(r) => {
             SourceReport::PostgresPhysical(backup::postgres_physical(ctx, repo, r)?)
         }
+        SourceRequest::Sqlite(r) => SourceReport::Sqlite(backup::sqlite(ctx, repo, r)?),
     })
 }
 
