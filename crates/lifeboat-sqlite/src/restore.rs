@@ -60,6 +60,8 @@ pub struct SqliteRestoreReport {
     pub journal_mode: String,
     /// `PRAGMA integrity_check` of the restored file: `ok`.
     pub integrity_check: String,
+    /// Seconds the integrity check took.
+    pub integrity_seconds: f64,
     /// True when an existing file was replaced.
     pub replaced: bool,
     /// Companion files of the replaced database that were removed (`-wal`, `-shm`, `-journal`).
@@ -164,12 +166,14 @@ pub fn restore_sqlite(
     opts.cancel.check("restore")?;
 
     // 3. The check.
+    let check_started = Instant::now();
     let problems = open_immutable(tmp.path())
         .and_then(|c| meta::integrity_check(&c))
         .unwrap_or_else(|e| vec![e.to_string()]);
     for f in with_companions(tmp.path()).iter().skip(1) {
         let _ = std::fs::remove_file(f);
     }
+    let integrity_seconds = check_started.elapsed().as_secs_f64();
     if !problems.is_empty() {
         return Err(SqliteError::RestoredDamaged {
             snapshot: snap.short_id().to_string(),
@@ -216,6 +220,7 @@ pub fn restore_sqlite(
         page_count: meta.page_count,
         journal_mode: meta.journal_mode,
         integrity_check: "ok".into(),
+        integrity_seconds,
         replaced: existing.is_some(),
         removed,
         duration_seconds: started.elapsed().as_secs_f64(),

@@ -16,6 +16,7 @@ pub mod postgres;
 pub mod prune;
 pub mod restore;
 pub mod snapshots;
+pub mod sqlite;
 pub mod stats;
 pub mod unlock;
 pub mod wal;

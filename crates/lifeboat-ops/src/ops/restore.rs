@@ -127,7 +127,7 @@ pub fn postgres_physical(
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SqliteRestoreRequest {
-    /// Snapshot id, unique prefix or `latest`.
+    /// Snapshot id, unique prefix or `latest` (the newest SQLite snapshot).
     pub snapshot: String,
     /// The database file to write.
     pub target: PathBuf,
@@ -151,7 +151,14 @@ pub fn sqlite(
     rec.add(repo);
     journaled(ctx, rec, |rec| {
         modes::require(repo, Operation::RestoreSqlite)?;
-        let snap = repo.find_snapshot(&req.snapshot)?;
+        let snap = if req.snapshot == "latest" {
+            repo.snapshots()?
+                .into_iter()
+                .rfind(|s| s.snapshot.source == lifeboat_sqlite::SOURCE)
+                .ok_or_else(|| lifeboat_core::Error::SnapshotNotFound("latest (SQLite)".into()))?
+        } else {
+            repo.find_snapshot(&req.snapshot)?
+        };
         rec.affected(FIRST, &snap.id);
         Ok(restore_sqlite(
             repo,
