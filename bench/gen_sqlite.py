@@ -3,6 +3,7 @@
 
     python3 bench/gen_sqlite.py OUT.db MB [SEED]       # a database of about MB megabytes
     python3 bench/gen_sqlite.py --update DB N [SEED]   # N scattered single-row UPDATEs
+    python3 bench/gen_sqlite.py --delete DB N [SEED]   # N scattered single-row DELETEs
 
 Tables: `users` (uuid, e-mail, display name, JSON profile, hex password hash) and `events`
 (uuid, stream uuid, kind, timestamps, a JSON payload of a dozen event kinds, the payload's
@@ -137,8 +138,20 @@ def update(path, n, seed):
     c.close()
 
 
+def delete(path, n, seed):
+    rnd = random.Random(seed)
+    c = sqlite3.connect(path, isolation_level=None)
+    c.execute("PRAGMA journal_mode = WAL")
+    top = c.execute("SELECT max(id) FROM events").fetchone()[0]
+    for i in rnd.sample(range(1, top + 1), n):
+        c.execute("DELETE FROM events WHERE id = ?", (i,))
+    c.close()
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "--update":
+    if sys.argv[1] == "--delete":
+        delete(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 3)
+    elif sys.argv[1] == "--update":
         update(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 2)
     else:
         generate(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 1)

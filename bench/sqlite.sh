@@ -8,7 +8,8 @@
 #   bash bench/sqlite.sh                          # ~1 GB database, 1,000 updates
 #   BENCH_SQLITE_MB=100 bash bench/sqlite.sh      # quick
 #
-# Knobs: BENCH_SQLITE_MB (1024), BENCH_SQLITE_UPDATES (1000), BENCH_SQLITE_BLOCKS_KIB
+# Knobs: BENCH_SQLITE_MB (1024), BENCH_SQLITE_UPDATES (1000), BENCH_SQLITE_DELETES (100,
+# for the VACUUM INTO comparison), BENCH_SQLITE_BLOCKS_KIB
 # ("16 32 64": block sizes compared; the default, 32, is the headline run),
 # BENCH_SQLITE_COMPARE (1: also CDC and VACUUM INTO), BENCH_SQLITE_WORK (bench/work/sqlite),
 # LIFEBOAT_BIN (skip the build). Report: stdout and bench/results-sqlite-latest.md.
@@ -18,6 +19,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 MB=${BENCH_SQLITE_MB:-1024}
 UPDATES=${BENCH_SQLITE_UPDATES:-1000}
+DELETES=${BENCH_SQLITE_DELETES:-100}
 BLOCKS=${BENCH_SQLITE_BLOCKS_KIB:-16 32 64}
 COMPARE=${BENCH_SQLITE_COMPARE:-1}
 WORK=${BENCH_SQLITE_WORK:-${BENCH_WORK:-$BENCH_DIR/work}/sqlite}
@@ -187,7 +189,24 @@ if [ "$COMPARE" = 1 ]; then
     lb_sqlite "$r" "$RUN/vacuum1.db" "$DEFAULT_BLOCK" >/dev/null
     read -r _ VAC_ADDED < <(lb_sqlite "$r" "$RUN/vacuum2.db" "$DEFAULT_BLOCK")
     VAC_SAME=$(pages_differ "$RUN/vacuum1.db" "$RUN/vacuum2.db" "$PAGE_SIZE")
-    rm -rf "$r" "$RUN/vacuum1.db" "$RUN/vacuum2.db"
+    rm -rf "$r" "$RUN/vacuum2.db"
+    "$LB" -r "$r" init >/dev/null
+    lb_sqlite "$r" "$RUN/vacuum1.db" "$DEFAULT_BLOCK" >/dev/null
+    # The same updates plus $DELETES scattered deletes: rows leave their pages.
+    log "the updates plus $DELETES scattered DELETEs: backup API vs VACUUM INTO"
+    CHURNED=$RUN/churned.db
+    cp "$UPDATED" "$CHURNED"
+    python3 "$BENCH_DIR/gen_sqlite.py" --delete "$CHURNED" "$DELETES" 3
+    r2=$RUN/repo-churn
+    "$LB" -r "$r2" init >/dev/null
+    lb_sqlite "$r2" "$BASE" "$DEFAULT_BLOCK" >/dev/null
+    read -r _ CHURN_ADDED < <(lb_sqlite "$r2" "$CHURNED" "$DEFAULT_BLOCK")
+    CHURN_PAGES=$(pages_differ "$BASE" "$CHURNED" "$PAGE_SIZE")
+    rm -rf "$r2"
+    sqlite3 "$CHURNED" "VACUUM INTO '$RUN/vacuum3.db'"
+    read -r _ VAC_CHURN_ADDED < <(lb_sqlite "$r" "$RUN/vacuum3.db" "$DEFAULT_BLOCK")
+    VAC_CHURN_PAGES=$(pages_differ "$RUN/vacuum1.db" "$RUN/vacuum3.db" "$PAGE_SIZE")
+    rm -rf "$r" "$RUN/vacuum1.db" "$RUN/vacuum3.db" "$CHURNED"
 fi
 CHANGED_PAGES=$(pages_differ "$BASE" "$UPDATED" "$PAGE_SIZE")
 
@@ -211,6 +230,7 @@ verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? "PASS" : "FAIL" }'
     echo "| second backup, wall time | ${SECOND_S} s |"
     echo "| of which the backup-API copy | ${COPY_S} s |"
     echo "| \`sqlite3 DB \".backup COPY\"\`, wall time (mean of 2) | ${SQLITE_S} s |"
+    echo "| \`VACUUM INTO\`, wall time (first state) | ${VAC_S:-not measured} s |"
     echo "| second backup, added to the repository | $(mib "$SECOND_ADDED") MiB ($PCT % of the database) |"
     echo "| restore (\`restore sqlite latest\`), wall time | ${RESTORE_S} s |"
     echo "| restored database: integrity_check, rows, payloads | $RESTORED_OK |"
@@ -236,6 +256,13 @@ verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? "PASS" : "FAIL" }'
         echo "| backup API + fixed ${DEFAULT_BLOCK} KiB blocks (lifeboat) | $(mib "$SECOND_ADDED") MiB | $PCT % |"
         echo "| raw file, content-defined chunks (\`backup --stdin\`, ${CDC_S}s) | $(mib "$CDC_ADDED") MiB | $(pct "$CDC_ADDED" "$DB_BYTES") % |"
         echo "| \`VACUUM INTO\` copies, fixed ${DEFAULT_BLOCK} KiB blocks ($VAC_SAME pages differ; VACUUM INTO took ${VAC_S}s) | $(mib "$VAC_ADDED") MiB | $(pct "$VAC_ADDED" "$DB_BYTES") % |"
+        echo
+        echo "The same updates plus $DELETES scattered single-row DELETEs:"
+        echo
+        echo "| method | pages that differ | added by the second | % of database |"
+        echo "|---|---:|---:|---:|"
+        echo "| backup API + fixed ${DEFAULT_BLOCK} KiB blocks (lifeboat) | $CHURN_PAGES | $(mib "$CHURN_ADDED") MiB | $(pct "$CHURN_ADDED" "$DB_BYTES") % |"
+        echo "| \`VACUUM INTO\` copies, fixed ${DEFAULT_BLOCK} KiB blocks | $VAC_CHURN_PAGES | $(mib "$VAC_CHURN_ADDED") MiB | $(pct "$VAC_CHURN_ADDED" "$DB_BYTES") % |"
     fi
 } | tee "$RESULTS_MD"
 log "report written to $RESULTS_MD"
