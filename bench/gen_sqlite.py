@@ -100,7 +100,7 @@ def generate(path, mb, seed):
     c.execute("COMMIT")
     streams = [uuid(rnd) for _ in range(50_000)]
     # Events until the file (with its indexes, built at the end: about 1/6 of it) is MB.
-    events_bytes = target * 0.60
+    events_bytes = target * 0.70
     written = 0
     while written < events_bytes:
         c.execute("BEGIN")

@@ -622,8 +622,25 @@ fn sqlite_sources_parse() {
     assert_eq!(
         config.source("db").unwrap().kind,
         SourceKind::Sqlite(SqliteSource {
-            paths: vec!["/var/db.sqlite".into()]
+            paths: vec!["/var/db.sqlite".into()],
+            check: SqliteCheck::Full,
         })
+    );
+    let text = format!(
+        "{MINIMAL}\n[sources.db]\nkind = \"sqlite\"\npaths = [\"/var/db.sqlite\"]\ncheck = \"quick\"\n"
+    );
+    let config = Config::parse(&text, FILE).unwrap();
+    assert!(matches!(
+        &config.source("db").unwrap().kind,
+        SourceKind::Sqlite(s) if s.check == SqliteCheck::Quick
+    ));
+    let text = format!(
+        "{MINIMAL}\n[sources.db]\nkind = \"sqlite\"\npaths = [\"/var/db.sqlite\"]\ncheck = \"fast\"\n"
+    );
+    let err = Config::parse(&text, FILE).unwrap_err().to_string();
+    assert!(
+        err.contains("unknown check 'fast' in [sources.db] (expected full or quick)"),
+        "{err}"
     );
 }
 

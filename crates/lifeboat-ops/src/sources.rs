@@ -12,7 +12,7 @@ use crate::open::Location;
 use crate::{Context, OpsError, Result};
 use lifeboat_config::{
     Checkpoint, CountRows, PgDatabases, PhysicalMethod, RepositoryConfig, RetentionPolicy, Source,
-    SourceKind,
+    SourceKind, SqliteCheck,
 };
 use lifeboat_core::Repository;
 use lifeboat_postgres::counts::RowCounts;
@@ -85,6 +85,10 @@ impl SourceRequest {
             SourceKind::Sqlite(s) => SourceRequest::Sqlite(SqliteRequest {
                 paths: s.paths.clone(),
                 block_size: None,
+                check: match s.check {
+                    SqliteCheck::Full => lifeboat_sqlite::Check::Full,
+                    SqliteCheck::Quick => lifeboat_sqlite::Check::Quick,
+                },
                 labels,
             }),
         })

@@ -10,8 +10,9 @@
 //!    mode writers go on committing during the copy; in rollback-journal mode their commits
 //!    wait for it (SQLite's busy handler), as for any reader;
 //! 3. the copy streams through the engine in fixed blocks of `block_size` (rounded up to a
-//!    multiple of the page size) while another thread runs `PRAGMA integrity_check` on it and
-//!    reads the metadata (page size and count, `user_version`, schema hash, row counts);
+//!    multiple of the page size) while another thread runs `PRAGMA integrity_check` (or
+//!    `quick_check`, when asked) on it and reads the metadata (page size and count,
+//!    `user_version`, schema hash, row counts);
 //! 4. only when the check said `ok` (the engine asks just before it indexes anything) is the
 //!    snapshot recorded; otherwise the backup fails naming the file, and nothing is recorded.
 //!
@@ -20,7 +21,7 @@
 //! `query_only`: lifeboat never writes to it.
 
 use crate::error::{Result, SqliteError};
-use crate::meta::{self, open_immutable, pragma, pragma_int, SqliteMeta};
+use crate::meta::{self, open_immutable, pragma, pragma_int, Check, SqliteMeta};
 use crate::{DEFAULT_BLOCK_SIZE, EXTRA_KEY, SOURCE};
 use lifeboat_core::backup::{
     backup_stream, BackupOptions, BackupOutcome, Chunking, Progress, MAX_FIXED_BLOCK,
@@ -51,6 +52,8 @@ pub struct SqliteBackupOptions {
     pub temp_dir: Option<PathBuf>,
     /// How long the copy waits for writers that hold the database locked.
     pub busy_timeout: Duration,
+    /// How the copy is checked before it is recorded (default: `PRAGMA integrity_check`).
+    pub check: Check,
 }
 
 impl Default for SqliteBackupOptions {
@@ -60,6 +63,7 @@ impl Default for SqliteBackupOptions {
             block_size: DEFAULT_BLOCK_SIZE,
             temp_dir: None,
             busy_timeout: Duration::from_secs(60),
+            check: Check::Full,
         }
     }
 }
@@ -233,11 +237,13 @@ fn copy_database(
 fn check_copy(
     db: &Path,
     copy: &Path,
+    check: Check,
     handle: &Mutex<Option<InterruptHandle>>,
     stop: &AtomicBool,
 ) -> Result<Checked> {
     let damaged = |e: rusqlite::Error| SqliteError::CopyDamaged {
         path: db.to_path_buf(),
+        check: check.pragma(),
         problems: vec![e.to_string()],
     };
     let c = open_immutable(copy).map_err(damaged)?;
@@ -245,19 +251,34 @@ fn check_copy(
     if stop.load(Ordering::SeqCst) {
         return Err(SqliteError::Invalid("the check was stopped".into()));
     }
-    let problems = meta::integrity_check(&c).map_err(damaged)?;
+    let t0 = Instant::now();
+    let problems = meta::run_check(&c, check).map_err(damaged)?;
+    tracing::debug!(
+        "{} of the copy of {}: {:.3}s",
+        check.pragma(),
+        db.display(),
+        t0.elapsed().as_secs_f64()
+    );
     if !problems.is_empty() {
         return Err(SqliteError::CopyDamaged {
             path: db.to_path_buf(),
+            check: check.pragma(),
             problems,
         });
     }
-    Ok(Checked {
+    let t0 = Instant::now();
+    let checked = Checked {
         user_version: pragma_int(&c, "user_version").map_err(damaged)?,
         application_id: pragma_int(&c, "application_id").map_err(damaged)?,
         schema_hash: meta::schema_hash(&c).map_err(damaged)?,
         row_counts: meta::row_counts(&c).map_err(damaged)?,
-    })
+    };
+    tracing::debug!(
+        "metadata and row counts of the copy of {}: {:.3}s",
+        db.display(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(checked)
 }
 
 fn backup_one(
@@ -315,6 +336,7 @@ fn backup_one(
         })?;
     }
     let copy_seconds = copy_started.elapsed().as_secs_f64();
+    tracing::debug!("copy of {}: {copy_seconds:.3}s", path.display());
     drop(src);
 
     let sqlite_err = |op: &'static str| {
@@ -362,6 +384,7 @@ fn backup_one(
         application_id: 0,
         schema_hash: String::new(),
         sqlite_version: crate::sqlite_version().to_string(),
+        check: opts.check.pragma().into(),
         integrity_check: "ok".into(),
         method: "backup-api".into(),
         block_size,
@@ -379,13 +402,19 @@ fn backup_one(
     let result = std::thread::scope(|scope| {
         let (copy, handle, stop) = (&copy_path, &handle, &stop);
         scope.spawn(move || {
-            let _ = tx.send(check_copy(path, copy, handle, stop));
+            let _ = tx.send(check_copy(path, copy, opts.check, handle, stop));
         });
         let reader = std::fs::File::open(&copy_path)
             .map(|f| std::io::BufReader::with_capacity(1 << 20, f))
             .map_err(|e| SqliteError::io("reading", &copy_path, e));
         let result = reader.and_then(|reader| {
+            let streaming = Instant::now();
             backup_stream(repo, &name, reader, &bopts, progress.clone(), |info| {
+                tracing::debug!(
+                    "the copy of {} streamed through the engine: {:.3}s",
+                    path.display(),
+                    streaming.elapsed().as_secs_f64()
+                );
                 let checked = match rx.recv() {
                     Ok(Ok(c)) => c,
                     Ok(Err(e)) => {

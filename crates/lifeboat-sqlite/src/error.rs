@@ -61,11 +61,14 @@ pub enum SqliteError {
         waited_seconds: u64,
     },
 
-    /// The consistent copy failed `PRAGMA integrity_check`: the database itself is damaged.
-    #[error("SQLite database {path} is damaged: PRAGMA integrity_check of its consistent copy reported {} problem(s): {}; nothing was recorded", .problems.len(), first_problems(.problems))]
+    /// The consistent copy failed `PRAGMA integrity_check` (or `quick_check`): the database
+    /// itself is damaged.
+    #[error("SQLite database {path} is damaged: PRAGMA {check} of its consistent copy reported {} problem(s): {}; nothing was recorded", .problems.len(), first_problems(.problems))]
     CopyDamaged {
         /// The database.
         path: PathBuf,
+        /// The PRAGMA that failed (`integrity_check`, `quick_check`).
+        check: &'static str,
         /// integrity_check's messages.
         problems: Vec<String>,
     },
@@ -211,6 +214,7 @@ mod tests {
     fn messages_name_the_file_and_no_flags() {
         let e = SqliteError::CopyDamaged {
             path: "/srv/app/outbox.db".into(),
+            check: "integrity_check",
             problems: vec!["a".into(), "b".into(), "c".into(), "d".into()],
         };
         let t = e.to_string();

@@ -26,7 +26,7 @@ pub mod query;
 pub mod restore;
 
 pub use error::{Result, SqliteError};
-pub use meta::SqliteMeta;
+pub use meta::{Check, SqliteMeta};
 
 /// The `source` of SQLite snapshots.
 pub const SOURCE: &str = "sqlite";

@@ -29,8 +29,10 @@ pub struct SqliteMeta {
     pub schema_hash: String,
     /// The SQLite library that took the copy.
     pub sqlite_version: String,
-    /// The result of `PRAGMA integrity_check` on the copy: always `ok` (a copy that fails is
-    /// never recorded).
+    /// The PRAGMA the copy passed before it was recorded: `integrity_check` (the default) or
+    /// `quick_check`.
+    pub check: String,
+    /// Its result: always `ok` (a copy that fails is never recorded).
     pub integrity_check: String,
     /// How the copy was taken: `backup-api` (one `sqlite3_backup_step(-1)`).
     pub method: String,
@@ -97,9 +99,36 @@ pub(crate) fn pragma(c: &Connection, sql: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// How a copy is checked before it is recorded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// `PRAGMA integrity_check`: the b-trees, the free list, and every index against its table.
+    #[default]
+    Full,
+    /// `PRAGMA quick_check`: the same without comparing indexes with their tables (linear in
+    /// the database's size; several times faster on large, indexed databases).
+    Quick,
+}
+
+impl Check {
+    /// The PRAGMA: `integrity_check` or `quick_check`.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Check::Full => "integrity_check",
+            Check::Quick => "quick_check",
+        }
+    }
+}
+
 /// `PRAGMA integrity_check`: the problems it reports (empty: `ok`).
 pub fn integrity_check(c: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut st = c.prepare("PRAGMA integrity_check")?;
+    run_check(c, Check::Full)
+}
+
+/// `PRAGMA integrity_check` or `quick_check`: the problems reported (empty: `ok`).
+pub fn run_check(c: &Connection, check: Check) -> rusqlite::Result<Vec<String>> {
+    let mut st = c.prepare(&format!("PRAGMA {}", check.pragma()))?;
     let rows = st.query_map([], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for r in rows {

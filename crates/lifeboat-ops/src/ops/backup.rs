@@ -457,6 +457,9 @@ pub struct SqliteRequest {
     /// The block size the copies are stored in, in bytes, rounded up to a multiple of each
     /// database's page size (default: `lifeboat_sqlite::DEFAULT_BLOCK_SIZE`).
     pub block_size: Option<u32>,
+    /// How each copy is checked before it is recorded: `full` (`PRAGMA integrity_check`, the
+    /// default) or `quick` (`PRAGMA quick_check`).
+    pub check: lifeboat_sqlite::Check,
     /// Tags and host.
     #[serde(flatten)]
     pub labels: SnapshotLabels,
@@ -479,7 +482,9 @@ pub struct SqliteReport {
 pub fn sqlite(ctx: &Context, repo: &Repository, req: &SqliteRequest) -> Result<Vec<SqliteReport>> {
     let mut rec = Recorder::new(ctx, "backup");
     let paths: Vec<String> = req.paths.iter().map(|p| absolute(p)).collect();
-    rec.arg("kind", Some("sqlite")).list("paths", &paths);
+    rec.arg("kind", Some("sqlite"))
+        .list("paths", &paths)
+        .arg("check", Some(req.check.pragma()));
     req.labels.record(&mut rec);
     rec.add(repo);
     journaled(ctx, rec, |rec| {
@@ -498,6 +503,7 @@ pub fn sqlite(ctx: &Context, repo: &Repository, req: &SqliteRequest) -> Result<V
                 block_size: req
                     .block_size
                     .unwrap_or(lifeboat_sqlite::DEFAULT_BLOCK_SIZE),
+                check: req.check,
                 ..Default::default()
             },
             ctx.progress.clone(),
