@@ -187,13 +187,24 @@ fn backups_during_writes(mode: &str) {
     let writer = Writer::start(&env, &db, mode);
     let before = writer.committed();
     let mut ids = Vec::new();
-    for _ in 0..20 {
-        let out = json(&env, &["backup", "sqlite", db.to_str().unwrap()]);
+    for i in 0..20 {
+        // Every other backup with the quicker check.
+        let check = if i % 2 == 0 { "full" } else { "quick" };
+        let out = json(
+            &env,
+            &["backup", "sqlite", db.to_str().unwrap(), "--check", check],
+        );
         let reports = out.as_array().unwrap();
         assert_eq!(reports.len(), 1, "{out:#}");
         let r = &reports[0];
         assert_eq!(r["sqlite"]["journal_mode"], mode, "{r:#}");
         assert_eq!(r["sqlite"]["integrity_check"], "ok");
+        let pragma = if check == "full" {
+            "integrity_check"
+        } else {
+            "quick_check"
+        };
+        assert_eq!(r["sqlite"]["check"], pragma);
         assert_eq!(r["sqlite"]["path"], db.to_str().unwrap());
         ids.push((
             r["snapshot_id"].as_str().unwrap().to_string(),

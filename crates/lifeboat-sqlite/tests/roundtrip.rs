@@ -5,7 +5,7 @@ use lifeboat_core::config::Config;
 use lifeboat_core::Repository;
 use lifeboat_sqlite::backup::{backup_sqlite, SqliteBackupOptions};
 use lifeboat_sqlite::restore::{restore_sqlite, SqliteRestoreOptions};
-use lifeboat_sqlite::{SqliteError, SqliteMeta};
+use lifeboat_sqlite::{Check, SqliteError, SqliteMeta};
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::Arc;
@@ -49,6 +49,11 @@ fn wal_and_rollback_databases_round_trip_with_their_metadata() {
         make_db(&db, mode, 3000);
         let opts = SqliteBackupOptions {
             block_size: 16 * 1024,
+            check: if mode == "wal" {
+                Check::Full
+            } else {
+                Check::Quick
+            },
             ..Default::default()
         };
         let out = backup_sqlite(&r, &[db.clone()], &opts, Arc::new(Progress::default())).unwrap();
@@ -59,6 +64,12 @@ fn wal_and_rollback_databases_round_trip_with_their_metadata() {
         assert_eq!(m.row_counts["audit"], 3000);
         assert_eq!(m.row_counts["accounts"], 2);
         assert_eq!(m.integrity_check, "ok");
+        let pragma = if mode == "wal" {
+            "integrity_check"
+        } else {
+            "quick_check"
+        };
+        assert_eq!(m.check, pragma);
         assert_eq!(m.block_size % m.page_size, 0);
         assert_eq!(m.size, m.page_size as u64 * m.page_count);
         let snap = r.find_snapshot(&out[0].outcome.snapshot_id).unwrap();
@@ -163,6 +174,18 @@ fn corrupt_and_foreign_files_record_nothing() {
     .unwrap_err();
     assert!(e.to_string().contains("c.db"), "{e}");
     assert!(e.is_source_failure(), "{e:?}");
+    // quick_check finds the damaged b-tree pages too.
+    let e = backup_sqlite(
+        &r,
+        &[db.clone()],
+        &SqliteBackupOptions {
+            check: Check::Quick,
+            ..Default::default()
+        },
+        Arc::new(Progress::default()),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("c.db"), "{e}");
     let txt = d.path().join("t.db");
     std::fs::write(&txt, vec![b'x'; 8192]).unwrap();
     let e = backup_sqlite(
