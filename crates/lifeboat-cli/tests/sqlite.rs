@@ -162,7 +162,12 @@ fn assert_consistent(db: &Path) -> i64 {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(broken, 0, "accounts disagreeing with the audit in {}", db.display());
+    assert_eq!(
+        broken,
+        0,
+        "accounts disagreeing with the audit in {}",
+        db.display()
+    );
     c.query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
         .unwrap()
 }
@@ -244,7 +249,10 @@ fn backups_during_writes(mode: &str) {
         assert_eq!(r["replaced"], false);
         assert_eq!(r["journal_mode"], mode);
         let rows = assert_consistent(&target);
-        assert_eq!(rows as u64, *audit_rows, "snapshot {id}: recorded row count");
+        assert_eq!(
+            rows as u64, *audit_rows,
+            "snapshot {id}: recorded row count"
+        );
     }
     // The repository is sound after all of it.
     env.cmd().args(["check", "--read-data"]).assert().success();
@@ -366,7 +374,14 @@ fn restore_refuses_a_database_in_use_or_existing_and_leaves_no_wal_or_shm() {
     let pid: u32 = line.trim().parse().unwrap();
     let out = env
         .cmd()
-        .args(["restore", "sqlite", &snap, "--target", db.to_str().unwrap(), "--overwrite"])
+        .args([
+            "restore",
+            "sqlite",
+            &snap,
+            "--target",
+            db.to_str().unwrap(),
+            "--overwrite",
+        ])
         .output()
         .unwrap();
     let _ = holder.kill();
@@ -374,7 +389,10 @@ fn restore_refuses_a_database_in_use_or_existing_and_leaves_no_wal_or_shm() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("process {pid}")), "{stderr}");
-    assert!(stderr.contains(&format!("hint: stop process {pid}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("hint: stop process {pid}")),
+        "{stderr}"
+    );
 
     // Exists, no --overwrite.
     let out = env
@@ -384,7 +402,10 @@ fn restore_refuses_a_database_in_use_or_existing_and_leaves_no_wal_or_shm() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("exists") && stderr.contains("--overwrite"), "{stderr}");
+    assert!(
+        stderr.contains("exists") && stderr.contains("--overwrite"),
+        "{stderr}"
+    );
 
     // A process that wrote more and died without checkpointing leaves -wal and -shm behind;
     // the restore replaces the database and removes both (else SQLite would replay the stale
@@ -407,7 +428,14 @@ fn restore_refuses_a_database_in_use_or_existing_and_leaves_no_wal_or_shm() {
     assert!(Path::new(&wal).exists(), "the test needs a stale WAL");
     let r = json(
         &env,
-        &["restore", "sqlite", "latest", "--target", db.to_str().unwrap(), "--overwrite"],
+        &[
+            "restore",
+            "sqlite",
+            "latest",
+            "--target",
+            db.to_str().unwrap(),
+            "--overwrite",
+        ],
     );
     assert_eq!(r["replaced"], true);
     assert_eq!(r["removed"].as_array().unwrap().len(), 2, "{r:#}");
@@ -421,7 +449,13 @@ fn restore_refuses_a_database_in_use_or_existing_and_leaves_no_wal_or_shm() {
     let files = env.backup(&[&src]);
     let out = env
         .cmd()
-        .args(["restore", "sqlite", &files, "--target", env.path("x.db").to_str().unwrap()])
+        .args([
+            "restore",
+            "sqlite",
+            &files,
+            "--target",
+            env.path("x.db").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -242,16 +242,26 @@ fn fixed_chunking_ignores_short_reads_and_re_stores_only_changed_blocks() {
         chunking: Chunking::Fixed(16384),
         ..Default::default()
     };
-    let first = backup_stream(&r, "p.db", &d[..], &opts, Arc::new(Progress::default()), |_| {
-        Ok(Default::default())
-    })
+    let first = backup_stream(
+        &r,
+        "p.db",
+        &d[..],
+        &opts,
+        Arc::new(Progress::default()),
+        |_| Ok(Default::default()),
+    )
     .unwrap();
     assert_eq!(first.snapshot.summary.unwrap().blobs_added, 8 + 1);
     let mut e = d.clone();
     e[3 * 16384 + 100] ^= 0xff;
-    let second = backup_stream(&r, "p.db", &e[..], &opts, Arc::new(Progress::default()), |_| {
-        Ok(Default::default())
-    })
+    let second = backup_stream(
+        &r,
+        "p.db",
+        &e[..],
+        &opts,
+        Arc::new(Progress::default()),
+        |_| Ok(Default::default()),
+    )
     .unwrap();
     // The changed block and the new tree.
     assert_eq!(second.snapshot.summary.unwrap().blobs_added, 2);
@@ -259,7 +269,12 @@ fn fixed_chunking_ignores_short_reads_and_re_stores_only_changed_blocks() {
         chunking: Chunking::Fixed(0),
         ..Default::default()
     };
-    assert!(backup_stream(&r, "p.db", &e[..], &bad, Default::default(), |_| Ok(Default::default())).is_err());
+    assert!(
+        backup_stream(&r, "p.db", &e[..], &bad, Default::default(), |_| Ok(
+            Default::default()
+        ))
+        .is_err()
+    );
 }
 
 #[test]

@@ -368,22 +368,24 @@ fn execute(
             &pg.cluster,
             live,
         )?,
-        SourceKind::Sqlite(_) => match restore_sqlite_copy(repo, req, report, clock, &snap, &dir)? {
-            Some(s) => s,
-            None => {
-                // The restored copy failed integrity_check: nothing else can be trusted.
-                for check in &req.drill.checks {
-                    report.checks.push(CheckResult {
-                        kind: check.kind.name().to_string(),
-                        name: check.name.clone(),
-                        result: Verdict::Failed,
-                        detail: "not run: the restored database failed integrity_check".into(),
-                        seconds: 0.0,
-                    });
+        SourceKind::Sqlite(_) => {
+            match restore_sqlite_copy(repo, req, report, clock, &snap, &dir)? {
+                Some(s) => s,
+                None => {
+                    // The restored copy failed integrity_check: nothing else can be trusted.
+                    for check in &req.drill.checks {
+                        report.checks.push(CheckResult {
+                            kind: check.kind.name().to_string(),
+                            name: check.name.clone(),
+                            result: Verdict::Failed,
+                            detail: "not run: the restored database failed integrity_check".into(),
+                            seconds: 0.0,
+                        });
+                    }
+                    return cancelled(req);
                 }
-                return cancelled(req);
             }
-        },
+        }
     };
 
     for check in &req.drill.checks {

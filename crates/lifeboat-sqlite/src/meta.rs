@@ -84,7 +84,9 @@ fn uri(path: &Path, query: &str) -> String {
 pub fn open_immutable(path: &Path) -> rusqlite::Result<Connection> {
     let c = Connection::open_with_flags(
         uri(path, "immutable=1"),
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     pragma(&c, "PRAGMA mmap_size = 1099511627776")?;
     pragma(&c, "PRAGMA cache_size = -65536")?;

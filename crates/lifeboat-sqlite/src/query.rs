@@ -77,7 +77,10 @@ pub fn count_rows(path: &Path, table: &str) -> Result<u64, String> {
     let c = open_read_only(path)?;
     let n: i64 = c
         .query_row(
-            &format!("SELECT count(*) FROM main.{}", quote_ident(&table_key(table))),
+            &format!(
+                "SELECT count(*) FROM main.{}",
+                quote_ident(&table_key(table))
+            ),
             [],
             |r| r.get(0),
         )
@@ -118,7 +121,9 @@ mod tests {
         assert_eq!(count_rows(&db, "\"my table\"").unwrap(), 3);
         assert_eq!(count_rows(&db, "main.\"my table\"").unwrap(), 3);
         assert_eq!(table_key("main.\"my table\""), "my table");
-        assert!(count_rows(&db, "missing").unwrap_err().contains("no such table"));
+        assert!(count_rows(&db, "missing")
+            .unwrap_err()
+            .contains("no such table"));
         assert!(query(&db, "DELETE FROM \"my table\"").is_err());
         assert_eq!(integrity_check(&db).unwrap(), Vec::<String>::new());
     }

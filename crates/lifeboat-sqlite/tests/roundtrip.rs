@@ -56,7 +56,13 @@ fn wal_and_rollback_databases_round_trip_with_their_metadata() {
             },
             ..Default::default()
         };
-        let out = backup_sqlite(&r, &[db.clone()], &opts, Arc::new(Progress::default())).unwrap();
+        let out = backup_sqlite(
+            &r,
+            std::slice::from_ref(&db),
+            &opts,
+            Arc::new(Progress::default()),
+        )
+        .unwrap();
         assert_eq!(out.len(), 1);
         let m = &out[0].meta;
         assert_eq!(m.journal_mode, mode);
@@ -92,7 +98,9 @@ fn wal_and_rollback_databases_round_trip_with_their_metadata() {
             .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 3000);
-        let jm: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let jm: String = c
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(jm, mode);
         drop(c);
 
@@ -134,7 +142,13 @@ fn a_second_backup_after_a_few_updates_stores_little() {
     let db = d.path().join("big.db");
     make_db(&db, "wal", 40_000);
     let opts = SqliteBackupOptions::default();
-    let first = backup_sqlite(&r, &[db.clone()], &opts, Arc::new(Progress::default())).unwrap();
+    let first = backup_sqlite(
+        &r,
+        std::slice::from_ref(&db),
+        &opts,
+        Arc::new(Progress::default()),
+    )
+    .unwrap();
     let size = first[0].meta.size;
     let c = Connection::open(&db).unwrap();
     for id in [5, 9000, 20000, 39000] {
@@ -143,7 +157,13 @@ fn a_second_backup_after_a_few_updates_stores_little() {
     }
     drop(c);
     let second = backup_sqlite(&r, &[db], &opts, Arc::new(Progress::default())).unwrap();
-    let added = second[0].outcome.snapshot.summary.as_ref().unwrap().bytes_added_raw;
+    let added = second[0]
+        .outcome
+        .snapshot
+        .summary
+        .as_ref()
+        .unwrap()
+        .bytes_added_raw;
     // A handful of changed pages (rows, index, header) in 32 KiB blocks, plus the tree.
     assert!(
         added < size / 10 && added < 16 * 32 * 1024 + 64 * 1024,
@@ -167,7 +187,7 @@ fn corrupt_and_foreign_files_record_nothing() {
     std::fs::write(&db, &bytes).unwrap();
     let e = backup_sqlite(
         &r,
-        &[db.clone()],
+        std::slice::from_ref(&db),
         &SqliteBackupOptions::default(),
         Arc::new(Progress::default()),
     )
@@ -177,7 +197,7 @@ fn corrupt_and_foreign_files_record_nothing() {
     // quick_check finds the damaged b-tree pages too.
     let e = backup_sqlite(
         &r,
-        &[db.clone()],
+        std::slice::from_ref(&db),
         &SqliteBackupOptions {
             check: Check::Quick,
             ..Default::default()
