@@ -56,6 +56,11 @@ pub fn hint_text(hint: &Hint, command: &Command) -> String {
         Hint::InstallPostgres => {
             "install PostgreSQL's client programs or set LIFEBOAT_PG_BINDIR"
         }
+        Hint::StopProcess { pid } => {
+            return format!(
+                "stop process {pid} (the application using the database) first, or restore to another --target"
+            )
+        }
     };
     text.to_string()
 }

@@ -46,7 +46,7 @@ pub use model::{
     parse_pitr_to, Check, CheckKind, Checkpoint, CommandSource, CountRows, Drill, FilesSource,
     HashAlgorithm, ObjectLock, ObjectLockMode, PgDatabases, PhysicalMethod, Pick,
     PostgresPhysicalSource, PostgresSource, RepositoryConfig, RestorePoints, RetentionPolicy,
-    RowCountExpect, S3Options, Source, SourceKind, SqliteSource, Target, CHECK_KINDS,
+    RowCountExpect, S3Options, Source, SourceKind, SqliteCheck, SqliteSource, Target, CHECK_KINDS,
     DEFAULT_CLUSTER, DEFAULT_SCRATCH_DIR, SOURCE_KINDS,
 };
 pub use password::{PasswordError, PasswordSource, Secret, PASSWORD_ENV};

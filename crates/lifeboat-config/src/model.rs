@@ -128,7 +128,7 @@ pub enum SourceKind {
     Postgres(PostgresSource),
     /// `kind = "postgres-physical"`: base backups plus WAL archiving.
     PostgresPhysical(PostgresPhysicalSource),
-    /// `kind = "sqlite"`: reserved; accepted and validated, not yet backed up by any command.
+    /// `kind = "sqlite"`: live SQLite databases (the online backup API).
     Sqlite(SqliteSource),
 }
 
@@ -282,11 +282,34 @@ pub struct PostgresPhysicalSource {
     pub push_ahead: usize,
 }
 
-/// `kind = "sqlite"` (reserved): SQLite database files.
+/// `kind = "sqlite"`: SQLite database files, one snapshot each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqliteSource {
     /// `paths`: the database files (at least one).
     pub paths: Vec<PathBuf>,
+    /// `check`: how each copy is checked before it is recorded (default `full`).
+    pub check: SqliteCheck,
+}
+
+/// `check` of a SQLite source: the PRAGMA each consistent copy must pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteCheck {
+    /// `full`: `PRAGMA integrity_check` (also every index against its table).
+    #[default]
+    Full,
+    /// `quick`: `PRAGMA quick_check` (the b-tree structure, without the index cross-check:
+    /// several times faster on large databases).
+    Quick,
+}
+
+impl SqliteCheck {
+    /// The configuration (and `--check`) spelling: `full` or `quick`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SqliteCheck::Full => "full",
+            SqliteCheck::Quick => "quick",
+        }
+    }
 }
 
 /// A `[retention.NAME]` section: which snapshots `lifeboat forget --policy NAME` keeps.

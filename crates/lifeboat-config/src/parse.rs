@@ -70,7 +70,7 @@ const PHYSICAL_KEYS: &[&str] = &[
     "compression",
     "push_ahead",
 ];
-const SQLITE_KEYS: &[&str] = &["paths"];
+const SQLITE_KEYS: &[&str] = &["paths", "check"];
 const TARGET_KEYS: &[&str] = &["rpo", "rto"];
 const DRILL_KEYS: &[&str] = &[
     "source",
@@ -1031,10 +1031,22 @@ impl<'a> Parser<'a> {
             "postgres-physical" => SourceKind::PostgresPhysical(self.physical(sec)),
             _ => {
                 let paths = self.nonempty_strings(sec, "paths", "the SQLite database files");
+                let check = self.choice(
+                    sec,
+                    "check",
+                    &[("full", SqliteCheck::Full), ("quick", SqliteCheck::Quick)],
+                    |c| {
+                        format!(
+                            "unknown check '{c}' in [{}] (expected full or quick)",
+                            sec.name
+                        )
+                    },
+                );
                 SourceKind::Sqlite(SqliteSource {
                     paths: paths
                         .map(|(p, _)| p.iter().map(|p| self.resolve(p)).collect())
                         .unwrap_or_default(),
+                    check,
                 })
             }
         };

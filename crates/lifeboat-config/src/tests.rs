@@ -165,7 +165,7 @@ fn example_file_parses() {
     assert_eq!(config.drills["app-files"].checks.len(), 1);
     assert_eq!(
         config.drills.keys().collect::<Vec<_>>(),
-        ["app-files", "pg-pitr", "shop-weekly"]
+        ["app-files", "notes-daily", "pg-pitr", "shop-weekly"]
     );
     assert!(config.notifications.contains_key("ops"));
     assert_eq!(config.daemon["listen"].as_str(), Some("127.0.0.1:9187"));
@@ -615,15 +615,32 @@ fn command_source_needs_stream_name_and_command() {
 }
 
 #[test]
-fn sqlite_is_reserved_but_accepted() {
+fn sqlite_sources_parse() {
     let text =
         format!("{MINIMAL}\n[sources.db]\nkind = \"sqlite\"\npaths = [\"/var/db.sqlite\"]\n");
     let config = Config::parse(&text, FILE).unwrap();
     assert_eq!(
         config.source("db").unwrap().kind,
         SourceKind::Sqlite(SqliteSource {
-            paths: vec!["/var/db.sqlite".into()]
+            paths: vec!["/var/db.sqlite".into()],
+            check: SqliteCheck::Full,
         })
+    );
+    let text = format!(
+        "{MINIMAL}\n[sources.db]\nkind = \"sqlite\"\npaths = [\"/var/db.sqlite\"]\ncheck = \"quick\"\n"
+    );
+    let config = Config::parse(&text, FILE).unwrap();
+    assert!(matches!(
+        &config.source("db").unwrap().kind,
+        SourceKind::Sqlite(s) if s.check == SqliteCheck::Quick
+    ));
+    let text = format!(
+        "{MINIMAL}\n[sources.db]\nkind = \"sqlite\"\npaths = [\"/var/db.sqlite\"]\ncheck = \"fast\"\n"
+    );
+    let err = Config::parse(&text, FILE).unwrap_err().to_string();
+    assert!(
+        err.contains("unknown check 'fast' in [sources.db] (expected full or quick)"),
+        "{err}"
     );
 }
 

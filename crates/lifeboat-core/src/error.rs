@@ -329,6 +329,12 @@ pub enum Hint {
     GivePassword,
     /// Install PostgreSQL's programs (or point lifeboat at them).
     InstallPostgres,
+    /// Stop the process that holds a file open (a database being replaced), or choose
+    /// another target.
+    StopProcess {
+        /// The process id.
+        pid: u32,
+    },
 }
 
 impl Error {

@@ -1,6 +1,6 @@
 //! Property tests: the chunker, the formats, and backup → restore round trips of random trees.
 
-use lifeboat_core::backup::{backup_paths, backup_stream, BackupOptions, Progress};
+use lifeboat_core::backup::{backup_paths, backup_stream, BackupOptions, Chunking, Progress};
 use lifeboat_core::chunker::boundaries;
 use lifeboat_core::config::{ChunkerParams, Config};
 use lifeboat_core::restore::{dump, restore, RestoreOptions};
@@ -195,6 +195,86 @@ proptest! {
         dump(&r, &snap, None, &mut back).unwrap();
         prop_assert_eq!(back, d);
     }
+
+    #[test]
+    fn fixed_chunking_round_trips_and_cuts_aligned_blocks(len in 0usize..100_000, seed in any::<u64>(), block in 1u32..20_000) {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = repo(&tmp.path().join("repo"));
+        let d = data(len, seed);
+        let opts = BackupOptions { chunking: Chunking::Fixed(block), ..Default::default() };
+        let out = backup_stream(&r, "s.db", &d[..], &opts, Arc::new(Progress::default()), |_| Ok(Default::default())).unwrap();
+        let snap = r.find_snapshot(&out.snapshot_id).unwrap();
+        let mut back = Vec::new();
+        dump(&r, &snap, None, &mut back).unwrap();
+        prop_assert_eq!(&back, &d);
+        let sizes: Vec<usize> = lifeboat_core::chunker::fixed(&d[..], block as usize).map(|c| c.unwrap().len()).collect();
+        prop_assert_eq!(sizes.len(), len.div_ceil(block as usize));
+        prop_assert!(sizes.iter().rev().skip(1).all(|n| *n == block as usize));
+    }
+}
+
+#[test]
+fn fixed_chunking_ignores_short_reads_and_re_stores_only_changed_blocks() {
+    // A reader returning odd-sized pieces must not move block boundaries; a changed byte in
+    // block 3 of 8 re-stores that block only.
+    struct Jerky<'a>(&'a [u8], usize);
+    impl std::io::Read for Jerky<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.1 = (self.1 * 7 + 13) % 5_001 + 1;
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let d = data(8 * 16384, 5);
+    let ends: Vec<usize> = lifeboat_core::chunker::fixed(Jerky(&d, 1), 16384)
+        .scan(0, |pos, c| {
+            *pos += c.unwrap().len();
+            Some(*pos)
+        })
+        .collect();
+    assert_eq!(ends, (1..=8).map(|i| i * 16384).collect::<Vec<_>>());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let r = repo(&tmp.path().join("repo"));
+    let opts = BackupOptions {
+        chunking: Chunking::Fixed(16384),
+        ..Default::default()
+    };
+    let first = backup_stream(
+        &r,
+        "p.db",
+        &d[..],
+        &opts,
+        Arc::new(Progress::default()),
+        |_| Ok(Default::default()),
+    )
+    .unwrap();
+    assert_eq!(first.snapshot.summary.unwrap().blobs_added, 8 + 1);
+    let mut e = d.clone();
+    e[3 * 16384 + 100] ^= 0xff;
+    let second = backup_stream(
+        &r,
+        "p.db",
+        &e[..],
+        &opts,
+        Arc::new(Progress::default()),
+        |_| Ok(Default::default()),
+    )
+    .unwrap();
+    // The changed block and the new tree.
+    assert_eq!(second.snapshot.summary.unwrap().blobs_added, 2);
+    let bad = BackupOptions {
+        chunking: Chunking::Fixed(0),
+        ..Default::default()
+    };
+    assert!(
+        backup_stream(&r, "p.db", &e[..], &bad, Default::default(), |_| Ok(
+            Default::default()
+        ))
+        .is_err()
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! line count as well as `backup --source` ones: a files source's snapshots have exactly its
 //! paths; a command source's are stream snapshots of its stream name; a logical PostgreSQL
 //! source's are dumps of the drilled database; a physical source's are base backups of its
-//! cluster.
+//! cluster; a SQLite source's are SQLite snapshots of any of its database files.
 
 use lifeboat_config::{PgDatabases, Source, SourceKind};
 use lifeboat_core::snapshot::SnapshotEntry;
@@ -15,6 +15,7 @@ use lifeboat_postgres::lsn::parse_wal_file_name;
 use lifeboat_postgres::physical::PhysicalMeta;
 use lifeboat_postgres::pitr::{cluster_state, continuity};
 use lifeboat_postgres::wal::WalArchive;
+use lifeboat_sqlite::SqliteMeta;
 use std::path::Path;
 
 /// The database named in a libpq connection string (`dbname=` or a URI's path), if any.
@@ -123,7 +124,11 @@ pub fn snapshots_of(
             SourceKind::PostgresPhysical(p) => {
                 PhysicalMeta::from_snapshot(s).is_some_and(|m| m.cluster == p.cluster)
             }
-            SourceKind::Sqlite(_) => false,
+            SourceKind::Sqlite(q) => SqliteMeta::from_snapshot(s).is_some_and(|m| {
+                q.paths
+                    .iter()
+                    .any(|p| paths_equal(std::slice::from_ref(&m.path), std::slice::from_ref(p)))
+            }),
         })
         .cloned()
         .collect()

@@ -18,6 +18,8 @@ use lifeboat_postgres::logical::{restore_logical, LogicalMeta, LogicalRestoreOpt
 use lifeboat_postgres::pitr::{self, PhysicalRestoreOptions, RunAs, StartOptions};
 use lifeboat_postgres::plan::{plan_restore, RecoveryTarget};
 use lifeboat_postgres::tools::PgTools;
+use lifeboat_sqlite::restore::{restore_sqlite, SqliteRestoreOptions};
+use lifeboat_sqlite::{SqliteError, SqliteMeta};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -91,17 +93,10 @@ pub fn preflight(req: &DrillRequest) -> Result<(), Refused> {
                 protected.push((p.clone(), "backed-up path"));
             }
         }
-        SourceKind::Sqlite(_) => {
-            return Err(Refused {
-                message: format!(
-                    "drill '{name}': source '{}' is a sqlite source, and SQLite backups are not built yet",
-                    req.source.name
-                ),
-                hint: Hint::SetOption {
-                    option: "source",
-                    value: None,
-                },
-            })
+        SourceKind::Sqlite(q) => {
+            for p in &q.paths {
+                protected.push((p.clone(), "database file"));
+            }
         }
         _ => {}
     }
@@ -373,7 +368,24 @@ fn execute(
             &pg.cluster,
             live,
         )?,
-        SourceKind::Sqlite(_) => return Err("SQLite sources cannot be drilled yet".into()),
+        SourceKind::Sqlite(_) => {
+            match restore_sqlite_copy(repo, req, report, clock, &snap, &dir)? {
+                Some(s) => s,
+                None => {
+                    // The restored copy failed integrity_check: nothing else can be trusted.
+                    for check in &req.drill.checks {
+                        report.checks.push(CheckResult {
+                            kind: check.kind.name().to_string(),
+                            name: check.name.clone(),
+                            result: Verdict::Failed,
+                            detail: "not run: the restored database failed integrity_check".into(),
+                            seconds: 0.0,
+                        });
+                    }
+                    return cancelled(req);
+                }
+            }
+        }
     };
 
     for check in &req.drill.checks {
@@ -464,6 +476,83 @@ fn restore_files(
         recovery_time: Some(snap.snapshot.timestamp()),
         ..Default::default()
     })
+}
+
+/// Restores a SQLite snapshot into `DIR/restored/NAME` (verified against its recorded SHA-256
+/// and checked with `integrity_check`, recorded as the built-in `content` check). `None` when
+/// the restored database failed the check (the failed check is in the report).
+fn restore_sqlite_copy(
+    repo: &Repository,
+    req: &DrillRequest,
+    report: &mut DrillReport,
+    clock: &mut Clock,
+    snap: &SnapshotEntry,
+    dir: &Path,
+) -> Result<Option<Subject>, String> {
+    let meta = SqliteMeta::from_snapshot(snap)
+        .ok_or_else(|| format!("snapshot {} is not a SQLite backup", snap.short_id()))?;
+    let name = snap
+        .snapshot
+        .stream
+        .as_ref()
+        .map(|s| s.name.clone())
+        .ok_or_else(|| format!("snapshot {} holds no database stream", snap.short_id()))?;
+    let target = dir.join("restored").join(name);
+    let restored = restore_sqlite(
+        repo,
+        snap,
+        &SqliteRestoreOptions {
+            target: target.clone(),
+            overwrite: false,
+            cancel: req.cancel.clone(),
+        },
+    );
+    clock.lap(report, "restore");
+    report.recovery_point.time = Some(snap.snapshot.time.clone());
+    let r = match restored {
+        Ok(r) => r,
+        Err(SqliteError::RestoredDamaged { problems, .. }) => {
+            report.checks.push(builtin(
+                "content",
+                "integrity_check",
+                false,
+                format!(
+                    "PRAGMA integrity_check of the restored database reported {} problem(s):
+{}",
+                    problems.len(),
+                    problems.join("\n")
+                ),
+                0.0,
+            ));
+            clock.lap(report, "verify");
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(format!(
+                "restoring snapshot {} failed: {e}",
+                snap.short_id()
+            ))
+        }
+    };
+    report.restored_bytes = r.bytes;
+    report.checks.push(builtin(
+        "content",
+        "integrity_check",
+        true,
+        format!(
+            "PRAGMA integrity_check: ok ({} pages of {} bytes, journal mode {}); the {} bytes restored matched the SHA-256 recorded at backup time",
+            r.page_count, r.page_size, r.journal_mode, r.bytes
+        ),
+        r.integrity_seconds,
+    ));
+    clock.lap(report, "verify");
+    Ok(Some(Subject {
+        sqlite: Some(target.clone()),
+        restored_path: Some(target),
+        recovery_time: Some(snap.snapshot.timestamp()),
+        recorded_rows: Some(meta.row_counts),
+        ..Default::default()
+    }))
 }
 
 fn find_file(root: &Path, name: &str) -> Option<PathBuf> {

@@ -13,6 +13,7 @@ use lifeboat_core::error::{
 };
 use lifeboat_core::mode::Mode;
 use lifeboat_postgres::PgError;
+use lifeboat_sqlite::SqliteError;
 use lifeboat_storage::StorageError;
 use serde::Serialize;
 
@@ -60,6 +61,11 @@ pub enum OpsError {
     /// [`OpsError::Engine`]).
     #[error(transparent)]
     Postgres(PgError),
+
+    /// The SQLite layer failed (engine errors it carries are unwrapped into
+    /// [`OpsError::Engine`]).
+    #[error(transparent)]
+    Sqlite(SqliteError),
 
     /// The repository mode refuses the operation ([`crate::modes`]).
     #[error("the repository is in {mode} mode: {} is refused", operation.name())]
@@ -127,6 +133,15 @@ impl From<PgError> for OpsError {
     }
 }
 
+impl From<SqliteError> for OpsError {
+    fn from(e: SqliteError) -> Self {
+        match e {
+            SqliteError::Core(e) => OpsError::Engine(e),
+            other => OpsError::Sqlite(other),
+        }
+    }
+}
+
 impl OpsError {
     /// Builds an [`OpsError::InvalidRequest`].
     pub fn invalid(field: &'static str, problem: impl Into<String>) -> Self {
@@ -178,6 +193,17 @@ impl OpsError {
                 | PgError::BindingVanished { .. }
                 | PgError::ModeUnreadable { .. } => ErrorKind::Other,
             },
+            OpsError::Sqlite(s) => match s {
+                SqliteError::Core(e) => engine_kind(e),
+                SqliteError::RestoredDamaged { .. } => ErrorKind::Corrupt,
+                SqliteError::NotASqliteSnapshot { .. }
+                | SqliteError::TargetExists { .. }
+                | SqliteError::TargetInUse { .. }
+                | SqliteError::TargetNotAFile { .. }
+                | SqliteError::Invalid(_) => ErrorKind::InvalidRequest,
+                e if e.is_source_failure() => ErrorKind::SourceFailed,
+                _ => ErrorKind::Other,
+            },
             OpsError::Refused { .. } => ErrorKind::ModeRefused,
             OpsError::NoRepository | OpsError::NoPassword { .. } => ErrorKind::InvalidRequest,
             OpsError::InvalidRequest { .. } | OpsError::Conflict(_) => ErrorKind::InvalidRequest,
@@ -193,6 +219,7 @@ impl OpsError {
             OpsError::Postgres(PgError::Core(e) | PgError::CopyAbandoned { cause: e }) => {
                 e.exit_code()
             }
+            OpsError::Sqlite(s) => s.exit_code(),
             OpsError::Refused { .. } => EXIT_MODE_REFUSED,
             _ => match self.kind() {
                 ErrorKind::NotARepository => EXIT_NOT_A_REPOSITORY,
@@ -212,6 +239,7 @@ impl OpsError {
             OpsError::NoRepository => Some(Hint::GiveRepository),
             OpsError::NoPassword { .. } => Some(Hint::GivePassword),
             OpsError::Postgres(p) => p.hint(),
+            OpsError::Sqlite(s) => s.hint(),
             OpsError::InvalidRequest { .. } | OpsError::Conflict(_) => None,
         }
     }

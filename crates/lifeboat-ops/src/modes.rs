@@ -31,6 +31,8 @@ pub enum Operation {
     BackupPostgres,
     /// Physical PostgreSQL base backup.
     BackupPostgresPhysical,
+    /// Backup of SQLite databases (online backup API).
+    BackupSqlite,
     /// Archive one WAL file.
     WalPush,
     /// Fetch one archived WAL file.
@@ -49,6 +51,8 @@ pub enum Operation {
     Restore,
     /// Restore PostgreSQL (logical or physical).
     RestorePostgres,
+    /// Restore a SQLite database to a file.
+    RestoreSqlite,
     /// Write a file or stream to a writer.
     Dump,
     /// Verify the repository.
@@ -111,12 +115,13 @@ pub enum Effect {
 
 impl Operation {
     /// Every operation, in table order.
-    pub const ALL: [Operation; 36] = [
+    pub const ALL: [Operation; 38] = [
         Operation::Init,
         Operation::BackupFiles,
         Operation::BackupStream,
         Operation::BackupPostgres,
         Operation::BackupPostgresPhysical,
+        Operation::BackupSqlite,
         Operation::WalPush,
         Operation::WalFetch,
         Operation::WalVerify,
@@ -126,6 +131,7 @@ impl Operation {
         Operation::List,
         Operation::Restore,
         Operation::RestorePostgres,
+        Operation::RestoreSqlite,
         Operation::Dump,
         Operation::Check,
         Operation::ForgetDryRun,
@@ -158,6 +164,7 @@ impl Operation {
             Operation::BackupStream => "backup of a stream",
             Operation::BackupPostgres => "backup postgres",
             Operation::BackupPostgresPhysical => "backup postgres --physical",
+            Operation::BackupSqlite => "backup sqlite",
             Operation::WalPush => "wal-push",
             Operation::WalFetch => "wal-fetch",
             Operation::WalVerify => "wal verify",
@@ -167,6 +174,7 @@ impl Operation {
             Operation::List => "listing",
             Operation::Restore => "restore",
             Operation::RestorePostgres => "restore postgres",
+            Operation::RestoreSqlite => "restore sqlite",
             Operation::Dump => "dump",
             Operation::Check => "check",
             Operation::ForgetDryRun => "forget (dry run)",
@@ -197,13 +205,16 @@ impl Operation {
         use Operation::*;
         match self {
             WalFetch | WalVerify | WalShow | WalExpireDryRun | List | Restore | RestorePostgres
-            | Dump | Check | ForgetDryRun | PruneDryRun | CopyFrom | KeyList | ModeShow
-            | Journal | DrillReports | RestorePointList | RestorePointRestore => Effect::Read,
+            | RestoreSqlite | Dump | Check | ForgetDryRun | PruneDryRun | CopyFrom | KeyList
+            | ModeShow | Journal | DrillReports | RestorePointList | RestorePointRestore => {
+                Effect::Read
+            }
             Init
             | BackupFiles
             | BackupStream
             | BackupPostgres
             | BackupPostgresPhysical
+            | BackupSqlite
             | WalPush
             | CopyInto
             | KeyAdd

@@ -4,7 +4,7 @@
 
 use crate::backup::{
     self, BackupReport, DatabaseSelection, FilesRequest, Method, PhysicalReport, PhysicalRequest,
-    PostgresReport, PostgresRequest, SnapshotLabels, StreamRequest,
+    PostgresReport, PostgresRequest, SnapshotLabels, SqliteReport, SqliteRequest, StreamRequest,
 };
 use crate::filter::SnapshotFilter;
 use crate::forget::Policy;
@@ -12,7 +12,7 @@ use crate::open::Location;
 use crate::{Context, OpsError, Result};
 use lifeboat_config::{
     Checkpoint, CountRows, PgDatabases, PhysicalMethod, RepositoryConfig, RetentionPolicy, Source,
-    SourceKind,
+    SourceKind, SqliteCheck,
 };
 use lifeboat_core::Repository;
 use lifeboat_postgres::counts::RowCounts;
@@ -30,10 +30,12 @@ pub enum SourceRequest {
     Postgres(PostgresRequest),
     /// `kind = "postgres-physical"`.
     PostgresPhysical(PhysicalRequest),
+    /// `kind = "sqlite"`.
+    Sqlite(SqliteRequest),
 }
 
 impl SourceRequest {
-    /// The request of `source`. `sqlite` sources are refused (the kind is reserved).
+    /// The request of `source`.
     pub fn of(source: &Source) -> Result<SourceRequest> {
         let labels = SnapshotLabels {
             tags: source.tags.clone(),
@@ -80,15 +82,15 @@ impl SourceRequest {
                 force: false,
                 labels,
             }),
-            SourceKind::Sqlite(_) => {
-                return Err(OpsError::invalid(
-                    "source",
-                    format!(
-                        "'{}' is a sqlite source: SQLite backups are not built yet (the kind is reserved in the configuration format)",
-                        source.name
-                    ),
-                ))
-            }
+            SourceKind::Sqlite(s) => SourceRequest::Sqlite(SqliteRequest {
+                paths: s.paths.clone(),
+                block_size: None,
+                check: match s.check {
+                    SqliteCheck::Full => lifeboat_sqlite::Check::Full,
+                    SqliteCheck::Quick => lifeboat_sqlite::Check::Quick,
+                },
+                labels,
+            }),
         })
     }
 
@@ -99,6 +101,7 @@ impl SourceRequest {
             SourceRequest::Command(r) => &mut r.labels,
             SourceRequest::Postgres(r) => &mut r.labels,
             SourceRequest::PostgresPhysical(r) => &mut r.labels,
+            SourceRequest::Sqlite(r) => &mut r.labels,
         }
     }
 }
@@ -115,6 +118,8 @@ pub enum SourceReport {
     Postgres(Vec<PostgresReport>),
     /// A base backup.
     PostgresPhysical(PhysicalReport),
+    /// One snapshot per SQLite database.
+    Sqlite(Vec<SqliteReport>),
 }
 
 /// Backs up a configured source.
@@ -126,6 +131,7 @@ pub fn backup(ctx: &Context, repo: &Repository, req: &SourceRequest) -> Result<S
         SourceRequest::PostgresPhysical(r) => {
             SourceReport::PostgresPhysical(backup::postgres_physical(ctx, repo, r)?)
         }
+        SourceRequest::Sqlite(r) => SourceReport::Sqlite(backup::sqlite(ctx, repo, r)?),
     })
 }
 

@@ -4,13 +4,13 @@
 
 use lifeboat_core::mode::Mode;
 use lifeboat_core::Repository;
-use lifeboat_ops::backup::{FilesRequest, StreamRequest};
+use lifeboat_ops::backup::{FilesRequest, SqliteRequest, StreamRequest};
 use lifeboat_ops::check::ReadData;
 use lifeboat_ops::copy::CopyRequest;
 use lifeboat_ops::forget::{ForgetRequest, Policy};
 use lifeboat_ops::init::InitRequest;
 use lifeboat_ops::modes::{self, Effect, Operation, MODES};
-use lifeboat_ops::restore::RestoreRequest;
+use lifeboat_ops::restore::{RestoreRequest, SqliteRestoreRequest};
 use lifeboat_ops::{Context, ErrorKind, Location, OpsError};
 use std::path::Path;
 
@@ -188,6 +188,44 @@ fn attempt(
             &b"stream"[..],
         )
         .map(drop),
+        Operation::BackupSqlite => {
+            let db = scratch.join("app.db");
+            if !db.exists() {
+                rusqlite::Connection::open(&db)
+                    .unwrap()
+                    .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+                    .unwrap();
+            }
+            lifeboat_ops::backup::sqlite(
+                &ctx,
+                repo,
+                &SqliteRequest {
+                    paths: vec![db],
+                    ..Default::default()
+                },
+            )
+            .map(drop)
+        }
+        Operation::RestoreSqlite => {
+            let snapshot = repo
+                .snapshots()
+                .unwrap()
+                .into_iter()
+                .rfind(|s| s.snapshot.source == "sqlite")
+                .map(|s| s.id)
+                .unwrap_or_else(latest);
+            let t = tempfile::tempdir_in(scratch).unwrap();
+            lifeboat_ops::restore::sqlite(
+                &ctx,
+                repo,
+                &SqliteRestoreRequest {
+                    snapshot,
+                    target: t.path().join("r.db"),
+                    overwrite: false,
+                },
+            )
+            .map(drop)
+        }
         Operation::WalPush
         | Operation::BackupPostgres
         | Operation::BackupPostgresPhysical

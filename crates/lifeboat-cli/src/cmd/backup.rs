@@ -1,7 +1,8 @@
 //! `lifeboat backup`: files, standard input, a command's output, a configured source
-//! (`--source NAME`), or PostgreSQL (`lifeboat backup postgres`).
+//! (`--source NAME`), PostgreSQL (`lifeboat backup postgres`) or SQLite (`lifeboat backup
+//! sqlite`).
 
-use super::postgres;
+use super::{postgres, sqlite};
 use crate::output::{self, ProgressDisplay};
 use crate::session::{configured, Session};
 use anyhow::{bail, Result};
@@ -25,6 +26,9 @@ pub struct BackupArgs {
 enum BackupKind {
     /// Back up PostgreSQL: logical dumps, or physical base backups for point-in-time recovery
     Postgres(postgres::PgBackupArgs),
+    /// Back up live SQLite databases: a consistent copy with SQLite's online backup API, checked
+    /// with integrity_check, one snapshot per database
+    Sqlite(sqlite::SqliteBackupArgs),
 }
 
 #[derive(Args, Debug)]
@@ -71,8 +75,10 @@ struct FilesArgs {
 
 /// Runs `lifeboat backup`.
 pub fn run(s: &Session, a: &BackupArgs) -> Result<i32> {
-    if let Some(BackupKind::Postgres(pg)) = &a.kind {
-        return postgres::backup(s, pg);
+    match &a.kind {
+        Some(BackupKind::Postgres(pg)) => return postgres::backup(s, pg),
+        Some(BackupKind::Sqlite(sq)) => return sqlite::backup(s, sq),
+        None => {}
     }
     let f = &a.files;
     if let Some(name) = &f.source {
@@ -179,7 +185,7 @@ fn run_source(s: &Session, f: &FilesArgs, name: &str) -> Result<i32> {
             r.force = f.force;
         }
         SourceRequest::PostgresPhysical(r) => r.force = f.force,
-        SourceRequest::Command(_) | SourceRequest::Postgres(_) => {}
+        SourceRequest::Command(_) | SourceRequest::Postgres(_) | SourceRequest::Sqlite(_) => {}
     }
     let display = s
         .show_progress()
@@ -194,6 +200,10 @@ fn run_source(s: &Session, f: &FilesArgs, name: &str) -> Result<i32> {
         }
         SourceReport::PostgresPhysical(r) => {
             postgres::print_physical(s, r, f.json);
+            0
+        }
+        SourceReport::Sqlite(r) => {
+            sqlite::print_backup(s, r, f.json);
             0
         }
     })

@@ -18,6 +18,7 @@ pub mod prune;
 pub mod restore;
 pub mod restore_point;
 pub mod snapshots;
+pub mod sqlite;
 pub mod stats;
 pub mod unlock;
 pub mod wal;

@@ -1,6 +1,7 @@
-//! `lifeboat restore`: a snapshot into a directory, or PostgreSQL (`lifeboat restore postgres`).
+//! `lifeboat restore`: a snapshot into a directory, PostgreSQL (`lifeboat restore postgres`) or
+//! a SQLite database (`lifeboat restore sqlite`).
 
-use super::postgres;
+use super::{postgres, sqlite};
 use crate::output::{self, human_bytes, ProgressDisplay};
 use crate::session::Session;
 use anyhow::{bail, Result};
@@ -22,6 +23,9 @@ pub struct RestoreArgs {
 enum RestoreKind {
     /// Restore PostgreSQL: a logical dump into a server, or a physical backup to a point in time
     Postgres(Box<postgres::PgRestoreArgs>),
+    /// Restore a SQLite database to a file: written beside it, checked with integrity_check,
+    /// renamed into place; never over a database another process has open
+    Sqlite(sqlite::SqliteRestoreArgs),
 }
 
 #[derive(Args, Debug)]
@@ -44,8 +48,10 @@ struct FilesArgs {
 
 /// Runs `lifeboat restore`.
 pub fn run(s: &Session, a: &RestoreArgs) -> Result<i32> {
-    if let Some(RestoreKind::Postgres(pg)) = &a.kind {
-        return postgres::restore(s, pg);
+    match &a.kind {
+        Some(RestoreKind::Postgres(pg)) => return postgres::restore(s, pg),
+        Some(RestoreKind::Sqlite(sq)) => return sqlite::restore(s, sq),
+        None => {}
     }
     let f = &a.files;
     let (Some(snapshot), Some(target)) = (&f.snapshot, &f.target) else {

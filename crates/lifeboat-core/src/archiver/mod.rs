@@ -32,6 +32,27 @@ pub use paths::backup_paths;
 pub use saver::{BlobSaver, SaverTotals};
 pub use stream::backup_stream;
 
+/// How a stream backup cuts the stream into blobs.
+///
+/// Every blob is content-addressed either way, so a reader needs to know nothing about how a
+/// snapshot was chunked: restoring, checking and copying treat both the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Chunking {
+    /// Content-defined chunking with the repository's parameters (`config.chunker`): chunk
+    /// boundaries follow the content, so insertions and deletions shift no other chunk. The
+    /// default, and what file backups always use.
+    #[default]
+    ContentDefined,
+    /// Fixed-size blocks of this many bytes, aligned to the start of the stream (the last one
+    /// may be shorter). For page-structured files (SQLite databases), whose changes rewrite
+    /// pages in place: a changed page then re-stores one block, not a content-defined chunk
+    /// many times larger. Must be between 1 byte and [`MAX_FIXED_BLOCK`].
+    Fixed(u32),
+}
+
+/// The largest block [`Chunking::Fixed`] accepts (8 MiB).
+pub const MAX_FIXED_BLOCK: u32 = 8 << 20;
+
 use crate::format::snapshot::Snapshot;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -57,6 +78,13 @@ pub struct BackupOptions {
     pub source_kind: Option<String>,
     /// Source-specific metadata recorded in the snapshot.
     pub extra: BTreeMap<String, serde_json::Value>,
+    /// Stream backups only: how the stream is cut into blobs (default: content-defined).
+    pub chunking: Chunking,
+    /// Stream backups only: recorded as the snapshot's `paths`, where the stream came from (a
+    /// database file's absolute path). Retention groups snapshots by source and paths, so two
+    /// databases with the same file name in different directories are kept apart. Empty (the
+    /// default) for streams that come from standard input or a command.
+    pub stream_paths: Vec<String>,
 }
 
 /// Live counters a front end can poll for progress display, and the cancellation token the

@@ -241,6 +241,30 @@ impl<'a> BlobSaver<'a> {
         Ok((ids, total))
     }
 
+    /// Cuts `reader` into blocks of `block` bytes (the last one may be shorter) and stores every
+    /// block; returns the content ids and byte count (see [`super::Chunking::Fixed`]).
+    pub fn save_fixed<R: Read>(
+        &self,
+        reader: R,
+        block: usize,
+    ) -> std::io::Result<(Vec<BlobId>, u64)> {
+        let mut ids = Vec::new();
+        let mut total = 0u64;
+        for chunk in chunker::fixed(reader, block) {
+            let chunk = chunk?;
+            total += chunk.len() as u64;
+            self.shared
+                .progress
+                .bytes
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            let id = self.shared.keys.blob_id(&chunk);
+            self.save_with_id(BlobType::Data, id, chunk)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            ids.push(id);
+        }
+        Ok((ids, total))
+    }
+
     /// Waits for every blob to be stored and returns the new packs' index entries.
     /// On any failure returns the first error; nothing is indexed then.
     pub fn finish(mut self) -> Result<SaverTotals> {

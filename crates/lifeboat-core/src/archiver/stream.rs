@@ -3,7 +3,7 @@
 use super::commit::{commit, new_snapshot};
 use super::hashing::HashingReader;
 use super::saver::BlobSaver;
-use super::{BackupOptions, BackupOutcome, Progress};
+use super::{BackupOptions, BackupOutcome, Chunking, Progress, MAX_FIXED_BLOCK};
 use crate::error::{Error, Result};
 use crate::format::blob::BlobType;
 use crate::format::snapshot::{StreamInfo, Summary};
@@ -15,7 +15,8 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Backs up one stream as a snapshot whose tree holds a single file named `name`.
+/// Backs up one stream as a snapshot whose tree holds a single file named `name`, cut into
+/// blobs as `opts.chunking` says (content-defined unless asked otherwise).
 ///
 /// `finished` is called after the stream hit EOF and before anything is indexed, with the
 /// stream's size and SHA-256: an error from it (for example a dump command that exited non-zero)
@@ -34,13 +35,24 @@ pub fn backup_stream<R: Read>(
             "invalid stream name '{name}': give a non-empty file name without '/'"
         )));
     }
+    if let Chunking::Fixed(block) = opts.chunking {
+        if block == 0 || block > MAX_FIXED_BLOCK {
+            return Err(Error::Invalid(format!(
+                "invalid fixed block size {block}: give 1 to {MAX_FIXED_BLOCK} bytes"
+            )));
+        }
+    }
     let started = Instant::now();
     repo.require_writable("backup")?;
     let _lock = lock::acquire(repo, false, "backup", lock::wait_time())?;
     let index = repo.load_index()?;
     let saver = BlobSaver::new(repo, &index, progress)?;
     let mut hr = HashingReader::new(reader);
-    let (content, size) = match saver.save_stream(&mut hr, &repo.config().chunker, None) {
+    let saved = match opts.chunking {
+        Chunking::ContentDefined => saver.save_stream(&mut hr, &repo.config().chunker, None),
+        Chunking::Fixed(block) => saver.save_fixed(&mut hr, block as usize),
+    };
+    let (content, size) = match saved {
         Ok(r) => r,
         Err(e) => {
             saver.check_cancelled()?;
@@ -76,6 +88,7 @@ pub fn backup_stream<R: Read>(
     let kind = opts.source_kind.clone().unwrap_or_else(|| "stream".into());
     let mut snapshot = new_snapshot(opts, &kind, tree);
     snapshot.extra.extend(extra_after);
+    snapshot.paths = opts.stream_paths.clone();
     snapshot.stream = Some(info);
     let summary = Summary {
         files_new: 1,

@@ -1,6 +1,7 @@
 //! Content-defined chunking with FastCDC (2020 variant, normalization level 1), seeded with a
 //! secret per-repository gear seed so that chunk boundaries reveal nothing about content to
-//! someone who knows the algorithm.
+//! someone who knows the algorithm; and fixed-size blocks ([`fixed`]) for page-structured files
+//! whose changes overwrite pages in place.
 
 use crate::format::config::ChunkerParams;
 use fastcdc::v2020::{FastCDC, Normalization};
@@ -138,5 +139,54 @@ pub fn stream_sized<R: Read>(
         pos: 0,
         cuts: Default::default(),
         eof: false,
+    }
+}
+
+/// Fixed-size blocks of a stream: every block but the last is exactly `block` bytes, aligned to
+/// the start of the stream (a short read from the source never cuts a block early).
+pub struct FixedChunks<R> {
+    reader: R,
+    block: usize,
+    done: bool,
+}
+
+impl<R: Read> Iterator for FixedChunks<R> {
+    type Item = std::io::Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut buf = vec![0u8; self.block];
+        let mut len = 0;
+        while len < self.block {
+            match self.reader.read(&mut buf[len..]) {
+                Ok(0) => {
+                    self.done = true;
+                    break;
+                }
+                Ok(n) => len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        if len == 0 {
+            return None;
+        }
+        buf.truncate(len);
+        Some(Ok(buf))
+    }
+}
+
+/// Splits a stream into blocks of `block` bytes (`block` > 0; the last block may be shorter).
+pub fn fixed<R: Read>(reader: R, block: usize) -> FixedChunks<R> {
+    assert!(block > 0, "a fixed block size must be positive");
+    FixedChunks {
+        reader,
+        block,
+        done: false,
     }
 }

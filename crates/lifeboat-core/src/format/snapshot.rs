@@ -96,6 +96,10 @@ impl Snapshot {
     /// The grouping key used by `forget` by default: host and source (paths or stream name).
     pub fn source_label(&self) -> String {
         match &self.stream {
+            // A stream that came from a file (a SQLite database) is told apart by its path.
+            Some(s) if !self.paths.is_empty() => {
+                format!("{}:{}:{}", self.source, s.name, self.paths.join(","))
+            }
             Some(s) => format!("{}:{}", self.source, s.name),
             None => format!("{}:{}", self.source, self.paths.join(",")),
         }

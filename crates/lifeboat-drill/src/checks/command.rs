@@ -3,9 +3,10 @@
 //! The program runs directly (no shell) in its own process group, with standard input closed
 //! and standard output and error combined into one pipe. It learns where the restored copy is
 //! from `PGHOST`/`PGPORT`/`PGDATABASE`/`PGUSER` (a restored server) and
-//! `LIFEBOAT_RESTORED_PATH` (restored files). The end of its output goes into the detail,
-//! whether it passed or not. On timeout or cancellation its whole process group is killed,
-//! and when it exits whatever it left running in its group is killed too.
+//! `LIFEBOAT_RESTORED_PATH` (restored files; for SQLite sources the restored database file).
+//! The end of its output goes into the detail, whether it passed or not. On timeout or
+//! cancellation its whole process group is killed, and when it exits whatever it left running
+//! in its group is killed too.
 use super::{Outcome, Subject};
 use lifeboat_config::format_duration;
 use lifeboat_core::cancel::CancelToken;

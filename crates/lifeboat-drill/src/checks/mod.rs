@@ -1,8 +1,9 @@
 //! The checks a drill runs against the restored copy (`[[drills.NAME.checks]]`).
 //!
-//! Each check kind is one file. A check never aborts the drill: whatever goes wrong (a missing
-//! table, a query error, a command that cannot start) becomes that check's `failed` result
-//! with the reason in `detail`, and the other checks still run.
+//! Each check kind is one file (`sqlite.rs`: `sql` and `row_count` against a restored SQLite
+//! database). A check never aborts the drill: whatever goes wrong (a missing table, a query
+//! error, a command that cannot start) becomes that check's `failed` result with the reason in
+//! `detail`, and the other checks still run.
 
 mod amcheck;
 mod client;
@@ -12,6 +13,7 @@ mod hash_chain;
 mod row_count;
 mod sequence_gaps;
 mod sql;
+mod sqlite;
 
 use lifeboat_config::{Check, CheckKind};
 use lifeboat_core::cancel::CancelToken;
@@ -58,12 +60,16 @@ pub struct Subject {
     pub pg: Option<PgConn>,
     /// The database checks use unless they name one.
     pub database: String,
-    /// The restored files (files and stream sources; `LIFEBOAT_RESTORED_PATH` of commands).
+    /// The restored files (files and stream sources; `LIFEBOAT_RESTORED_PATH` of commands;
+    /// for SQLite sources the restored database file).
     pub restored_path: Option<PathBuf>,
+    /// The restored database file, for SQLite sources: `sql` and `row_count` run against it.
+    pub sqlite: Option<PathBuf>,
     /// The time of the recovery point (for `freshness`).
     pub recovery_time: Option<jiff::Timestamp>,
-    /// Row counts recorded at backup time, keyed `schema.table` (for `row_count` with
-    /// `expect = "recorded"`); `None` when the backup recorded none.
+    /// Row counts recorded at backup time, keyed `schema.table` (PostgreSQL) or by table name
+    /// (SQLite), for `row_count` with `expect = "recorded"`; `None` when the backup recorded
+    /// none.
     pub recorded_rows: Option<BTreeMap<String, u64>>,
 }
 
@@ -128,13 +134,22 @@ fn counted(n: u64, noun: &str) -> String {
 
 fn need_pg<'a>(subject: &'a Subject, kind: &str) -> std::result::Result<&'a PgConn, String> {
     subject.pg.as_ref().ok_or_else(|| {
-        format!("a {kind} check needs a restored PostgreSQL server; this drill restored files")
+        let restored = if subject.sqlite.is_some() {
+            "a SQLite database"
+        } else {
+            "files"
+        };
+        format!("a {kind} check needs a restored PostgreSQL server; this drill restored {restored}")
     })
 }
 
 fn run_kind(kind: &CheckKind, subject: &Subject, database: &str, cancel: &CancelToken) -> Outcome {
     match kind {
         CheckKind::Amcheck => amcheck::run(need_pg(subject, "amcheck")?),
+        CheckKind::RowCount { table, expect } if subject.sqlite.is_some() => {
+            let db = subject.sqlite.as_deref().expect("checked");
+            sqlite::run_row_count(db, table, expect, subject)
+        }
         CheckKind::RowCount { table, expect } => row_count::run(
             need_pg(subject, "row_count")?,
             database,
@@ -158,9 +173,10 @@ fn run_kind(kind: &CheckKind, subject: &Subject, database: &str, cancel: &Cancel
         CheckKind::HashChain { .. } => {
             hash_chain::run(need_pg(subject, "hash_chain")?, database, kind, cancel)
         }
-        CheckKind::Sql { query, expect } => {
-            sql::run(need_pg(subject, "sql")?, database, query, expect)
-        }
+        CheckKind::Sql { query, expect } => match &subject.sqlite {
+            Some(db) => sqlite::run_sql(db, query, expect),
+            None => sql::run(need_pg(subject, "sql")?, database, query, expect),
+        },
         CheckKind::Freshness { query, max_lag } => freshness::run(
             need_pg(subject, "freshness")?,
             database,

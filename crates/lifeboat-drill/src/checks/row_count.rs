@@ -1,7 +1,8 @@
 //! `row_count`: at least `min` rows, or exactly the count recorded at backup time.
 //!
 //! Counts with `SELECT count(*)` on the restored table. Recorded counts are keyed
-//! `schema.table` without quotes; a table named without a schema is `public.table`.
+//! `schema.table` without quotes; a table named without a schema is `public.table`. (SQLite
+//! copies: `sqlite.rs` counts, keyed by the bare table name, and judges with [`judge`].)
 use super::{client, Outcome, PgConn, Subject};
 use lifeboat_config::RowCountExpect;
 
@@ -21,6 +22,17 @@ pub(crate) fn run(
         .trim()
         .parse()
         .map_err(|e| format!("counting the rows of {table}: unexpected answer ({e})"))?;
+    judge(table, &client::table_key(table), count, expect, s)
+}
+
+/// Compares the `count` of `table` (recorded under `key`) with what the check expects.
+pub(crate) fn judge(
+    table: &str,
+    key: &str,
+    count: u64,
+    expect: &RowCountExpect,
+    s: &Subject,
+) -> Outcome {
     match expect {
         RowCountExpect::Min(min) if count >= *min => {
             Ok(format!("{table} has {count} rows (at least {min})"))
@@ -29,13 +41,12 @@ pub(crate) fn run(
             "{table} has {count} rows, fewer than the minimum of {min}"
         )),
         RowCountExpect::Recorded => {
-            let key = client::table_key(table);
             let Some(recorded) = &s.recorded_rows else {
                 return Err(format!(
                     "{table} has {count} rows, but the backup recorded no row counts to compare with"
                 ));
             };
-            let Some(&want) = recorded.get(&key) else {
+            let Some(&want) = recorded.get(key) else {
                 let mut names: Vec<&str> = recorded.keys().map(String::as_str).collect();
                 let more = names.len().saturating_sub(LIST_AT_MOST);
                 names.truncate(LIST_AT_MOST);

@@ -10,15 +10,21 @@ const SHOW_AT_MOST: usize = 200;
 
 pub(crate) fn run(pg: &PgConn, db: &str, query: &str, expect: &str) -> Outcome {
     let a = client::query(pg, db, query).map_err(|e| format!("the query failed: {e}"))?;
-    let value = match (a.columns, a.rows.as_slice()) {
+    judge(a.columns, &a.rows, expect)
+}
+
+/// Compares an answer (`columns` wide) with `expect`: one row of one column whose text equals
+/// it.
+pub(crate) fn judge(columns: usize, rows: &[Vec<Option<String>>], expect: &str) -> Outcome {
+    let value = match (columns, rows) {
         (1, [row]) => &row[0],
         (_, rows) => {
             return Err(format!(
                 "the query returned {} {} of {} {}, expected one row of one column ({})",
                 rows.len(),
                 if rows.len() == 1 { "row" } else { "rows" },
-                a.columns,
-                if a.columns == 1 { "column" } else { "columns" },
+                columns,
+                if columns == 1 { "column" } else { "columns" },
                 shown(expect)
             ))
         }

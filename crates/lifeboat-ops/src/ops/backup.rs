@@ -1,5 +1,5 @@
 //! Backups of every source kind: files, streams (standard input or a command's output),
-//! PostgreSQL logical dumps and physical base backups.
+//! PostgreSQL logical dumps and physical base backups, SQLite databases.
 //!
 //! Each checks the mode, takes the repository's shared lock (inside the engine), records one
 //! journal record (`backup`, with the source's arguments and the new snapshots) and returns a
@@ -14,6 +14,8 @@ use lifeboat_core::Repository;
 use lifeboat_postgres::counts::RowCounts;
 use lifeboat_postgres::logical::{self, Databases, LogicalMeta, LogicalOptions};
 use lifeboat_postgres::physical::{self, BaseBackupMethod, PhysicalMeta, PhysicalOptions};
+use lifeboat_sqlite::backup::{backup_sqlite, SqliteBackupOptions};
+use lifeboat_sqlite::SqliteMeta;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::PathBuf;
@@ -443,5 +445,79 @@ pub fn postgres_physical(
         };
         rec.affected(FIRST, &report.backup.snapshot_id);
         Ok(report)
+    })
+}
+
+/// A backup of SQLite databases (one snapshot each).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SqliteRequest {
+    /// The database files.
+    pub paths: Vec<PathBuf>,
+    /// The block size the copies are stored in, in bytes, rounded up to a multiple of each
+    /// database's page size (default: `lifeboat_sqlite::DEFAULT_BLOCK_SIZE`).
+    pub block_size: Option<u32>,
+    /// How each copy is checked before it is recorded: `full` (`PRAGMA integrity_check`, the
+    /// default) or `quick` (`PRAGMA quick_check`).
+    pub check: lifeboat_sqlite::Check,
+    /// Tags and host.
+    #[serde(flatten)]
+    pub labels: SnapshotLabels,
+}
+
+/// One snapshot of a SQLite backup.
+#[derive(Clone, Debug, Serialize)]
+pub struct SqliteReport {
+    /// The snapshot.
+    #[serde(flatten)]
+    pub backup: BackupReport,
+    /// What it records (`extra.sqlite`).
+    pub sqlite: SqliteMeta,
+}
+
+/// Backs up SQLite databases with the online backup API, one snapshot each; each copy is
+/// checked with `PRAGMA integrity_check` before its snapshot is recorded. Every path is
+/// checked before anything is written; then the databases are backed up in order, stopping at
+/// the first failure (snapshots already written are complete, the failed one records nothing).
+pub fn sqlite(ctx: &Context, repo: &Repository, req: &SqliteRequest) -> Result<Vec<SqliteReport>> {
+    let mut rec = Recorder::new(ctx, "backup");
+    let paths: Vec<String> = req.paths.iter().map(|p| absolute(p)).collect();
+    rec.arg("kind", Some("sqlite"))
+        .list("paths", &paths)
+        .arg("check", Some(req.check.pragma()));
+    req.labels.record(&mut rec);
+    rec.add(repo);
+    journaled(ctx, rec, |rec| {
+        if req.paths.is_empty() {
+            return Err(OpsError::invalid(
+                "paths",
+                "nothing to back up: give at least one SQLite database file",
+            ));
+        }
+        modes::require(repo, Operation::BackupSqlite)?;
+        let outs = backup_sqlite(
+            repo,
+            &req.paths,
+            &SqliteBackupOptions {
+                backup: req.labels.options(),
+                block_size: req
+                    .block_size
+                    .unwrap_or(lifeboat_sqlite::DEFAULT_BLOCK_SIZE),
+                check: req.check,
+                ..Default::default()
+            },
+            ctx.progress.clone(),
+        )?;
+        let reports: Vec<SqliteReport> = outs
+            .into_iter()
+            .map(|o| SqliteReport {
+                backup: o.outcome.into(),
+                sqlite: o.meta,
+            })
+            .collect();
+        for r in &reports {
+            rec.affected(FIRST, &r.backup.snapshot_id);
+        }
+        Ok(reports)
     })
 }

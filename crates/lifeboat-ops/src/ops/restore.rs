@@ -1,5 +1,6 @@
 //! Restores: a snapshot into a directory, a logical PostgreSQL dump into a server, a physical
-//! base backup plus WAL into a data directory (point-in-time recovery).
+//! base backup plus WAL into a data directory (point-in-time recovery), a SQLite database to
+//! a file.
 
 use crate::modes::{self, Operation};
 use crate::record::{Recorder, FIRST};
@@ -8,6 +9,7 @@ use lifeboat_core::restore::{self, RestoreOptions, RestoreSummary};
 use lifeboat_core::Repository;
 use lifeboat_postgres::logical::{self, LogicalRestoreOptions, LogicalRestoreReport};
 use lifeboat_postgres::pitr::{self, PhysicalRestoreOptions, PhysicalRestoreReport};
+use lifeboat_sqlite::restore::{restore_sqlite, SqliteRestoreOptions, SqliteRestoreReport};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -118,5 +120,54 @@ pub fn postgres_physical(
         let report = pitr::restore_physical(repo, opts, password)?;
         rec.affected(FIRST, &report.snapshot_id);
         Ok(report)
+    })
+}
+
+/// A restore of a SQLite snapshot to a database file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SqliteRestoreRequest {
+    /// Snapshot id, unique prefix or `latest` (the newest SQLite snapshot).
+    pub snapshot: String,
+    /// The database file to write.
+    pub target: PathBuf,
+    /// Replace an existing database (never one another process has open).
+    pub overwrite: bool,
+}
+
+/// Restores a SQLite snapshot: written beside the target, fsynced, checked with
+/// `PRAGMA integrity_check`, renamed into place; a database another process has open is never
+/// replaced, and the old file's `-wal`/`-shm`/`-journal` are removed.
+pub fn sqlite(
+    ctx: &Context,
+    repo: &Repository,
+    req: &SqliteRestoreRequest,
+) -> Result<SqliteRestoreReport> {
+    let mut rec = Recorder::new(ctx, "restore");
+    rec.arg("kind", Some("sqlite"))
+        .arg("snapshot", Some(req.snapshot.clone()))
+        .arg("target", Some(absolute(&req.target)))
+        .flag("overwrite", req.overwrite);
+    rec.add(repo);
+    journaled(ctx, rec, |rec| {
+        modes::require(repo, Operation::RestoreSqlite)?;
+        let snap = if req.snapshot == "latest" {
+            repo.snapshots()?
+                .into_iter()
+                .rfind(|s| s.snapshot.source == lifeboat_sqlite::SOURCE)
+                .ok_or_else(|| lifeboat_core::Error::SnapshotNotFound("latest (SQLite)".into()))?
+        } else {
+            repo.find_snapshot(&req.snapshot)?
+        };
+        rec.affected(FIRST, &snap.id);
+        Ok(restore_sqlite(
+            repo,
+            &snap,
+            &SqliteRestoreOptions {
+                target: req.target.clone(),
+                overwrite: req.overwrite,
+                cancel: ctx.cancel_token().clone(),
+            },
+        )?)
     })
 }

@@ -698,6 +698,37 @@ fn restore_member(
             }
             Ok((last, target))
         }
+        ("sqlite", _) => {
+            let mut done = Vec::new();
+            for id in &m.snapshots {
+                let s = repo.find_snapshot(id).map_err(|e| e.to_string())?;
+                let name = lifeboat_sqlite::SqliteMeta::from_snapshot(&s)
+                    .and_then(|meta| {
+                        std::path::Path::new(&meta.path)
+                            .file_name()
+                            .map(|n| n.to_os_string())
+                    })
+                    .ok_or_else(|| format!("snapshot {} is not a SQLite backup", &s.id[..8]))?;
+                std::fs::create_dir_all(&target)
+                    .map_err(|e| format!("creating {}: {e}", target.display()))?;
+                let file = target.join(name);
+                crate::restore::sqlite(
+                    ctx,
+                    repo,
+                    &crate::restore::SqliteRestoreRequest {
+                        snapshot: s.id.clone(),
+                        target: file.clone(),
+                        overwrite: false,
+                    },
+                )
+                .map_err(|e| e.to_string())?;
+                done.push(file.display().to_string());
+            }
+            Ok((
+                format!("restored and integrity-checked: {}", done.join(", ")),
+                target,
+            ))
+        }
         _ => {
             let mut files = 0;
             for id in &m.snapshots {
@@ -810,6 +841,7 @@ impl SourceReport {
             SourceReport::Snapshot(r) => vec![r.snapshot_id.clone()],
             SourceReport::Postgres(rs) => rs.iter().map(|r| r.backup.snapshot_id.clone()).collect(),
             SourceReport::PostgresPhysical(r) => vec![r.backup.snapshot_id.clone()],
+            SourceReport::Sqlite(rs) => rs.iter().map(|r| r.backup.snapshot_id.clone()).collect(),
         }
     }
 }
