@@ -31,6 +31,23 @@ echo "restored files are identical; dumped stream: $(wc -l < "$WORK/events.sql")
 echo "== check --read-data"
 "$LB" check --read-data
 "$LB" stats
+echo "== backup of a live SQLite database (online backup API, integrity-checked)"
+python3 - "$WORK/app.db" <<'PY'
+import hashlib, json, sqlite3, sys, uuid
+db = sqlite3.connect(sys.argv[1])
+db.execute("PRAGMA journal_mode=WAL")
+db.execute("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, uuid TEXT NOT NULL, payload TEXT NOT NULL, hash TEXT NOT NULL)")
+with db:
+    db.execute("DELETE FROM outbox")
+    for i in range(5000):
+        payload = json.dumps({"order": i, "sku": "sku-%d" % (i % 97), "qty": i % 7})
+        db.execute("INSERT INTO outbox (uuid, payload, hash) VALUES (?, ?, ?)",
+                   (str(uuid.UUID(int=i)), payload, hashlib.sha256(payload.encode()).hexdigest()))
+PY
+"$LB" backup sqlite "$WORK/app.db" --tag quickstart
+rm -f "$WORK/app-restored.db"
+"$LB" restore sqlite latest --target "$WORK/app-restored.db"
+python3 -c 'import sqlite3,sys; n=sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM outbox").fetchone()[0]; assert n == 5000, n; print("restored SQLite database holds", n, "outbox rows")' "$WORK/app-restored.db"
 echo "== restore drills: restore into scratch space, verify every hash, check, measure RTO/RPO"
 CONFIG="$WORK/lifeboat.toml"
 cat > "$CONFIG" <<EOF
@@ -47,6 +64,10 @@ kind = "command"
 stream_name = "events.sql"
 command = ["sh", "-c", "for i in \$(seq 1 20000); do echo \"INSERT INTO events VALUES (\$i);\"; done"]
 
+[sources.outbox]
+kind = "sqlite"
+paths = ["$WORK/app.db"]
+
 [targets.sources]
 rpo = "1h"
 rto = "5m"
@@ -60,6 +81,20 @@ kind = "command"
 name = "restored tree equals the original"
 command = ["$PWD/scripts/quickstart-compare.sh", "$PWD/docs", "$PWD/crates"]
 
+[drills.outbox]
+source = "outbox"
+scratch_dir = "$WORK/scratch"
+
+[[drills.outbox.checks]]
+kind = "row_count"
+table = "outbox"
+expect = "recorded"
+
+[[drills.outbox.checks]]
+kind = "sql"
+query = "SELECT count(*) FROM outbox WHERE length(hash) = 64"
+expect = 5000
+
 [drills.events]
 source = "events"
 scratch_dir = "$WORK/scratch"
@@ -72,6 +107,7 @@ EOF
 unset LIFEBOAT_REPOSITORY
 "$LB" --config "$CONFIG" config check
 "$LB" --config "$CONFIG" drill run events
+"$LB" --config "$CONFIG" drill run outbox
 "$LB" --config "$CONFIG" drill run sources
 "$LB" --config "$CONFIG" snapshots
 "$LB" --config "$CONFIG" drill show latest --markdown

@@ -46,6 +46,27 @@ fn a_restore_point_spans_sources_restores_each_at_its_position_and_is_forgotten_
     std::fs::create_dir_all(&files).unwrap();
     std::fs::write(files.join("assignments.json"), "{\"a\": 1}\n").unwrap();
     let marks = env.path().join("hooks.log");
+    let app_db = env.path().join("app.db");
+    let sql = |q: &str| {
+        let out = env
+            .cmd("python3")
+            .args([
+                "-c",
+                "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); r=c.execute(sys.argv[2]).fetchall(); c.commit(); print(r[0][0] if r else '')",
+                app_db.to_str().unwrap(),
+                q,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    sql("CREATE TABLE outbox (id INTEGER PRIMARY KEY, body TEXT)");
+    sql("INSERT INTO outbox (body) VALUES ('one'), ('two'), ('three')");
     write_config(
         &env,
         &format!(
@@ -65,6 +86,11 @@ kind = "files"
 paths = ["{files}"]
 restore_point = true
 
+[sources.outbox]
+kind = "sqlite"
+paths = ["{app_db}"]
+restore_point = true
+
 [sources.broken]
 kind = "command"
 stream_name = "x.json"
@@ -79,6 +105,7 @@ post_command = ["sh", "-c", "echo post $LIFEBOAT_RESTORE_POINT >> {marks}"]
             shop = c.dsn("shop"),
             files = files.display(),
             marks = marks.display(),
+            app_db = app_db.display(),
         ),
     );
     // A physical member needs a base backup to start from: the point takes one.
@@ -94,7 +121,7 @@ post_command = ["sh", "-c", "echo post $LIFEBOAT_RESTORE_POINT >> {marks}"]
     );
     assert_eq!(p["name"], "before-migration");
     let members = p["members"].as_array().unwrap();
-    assert_eq!(members.len(), 3, "{p:#}");
+    assert_eq!(members.len(), 4, "{p:#}");
     let db = members.iter().find(|m| m["source"] == "db").unwrap();
     assert!(db["position"]["lsn"].is_string(), "{db:#}");
     assert_eq!(
@@ -106,6 +133,7 @@ post_command = ["sh", "-c", "echo post $LIFEBOAT_RESTORE_POINT >> {marks}"]
     c.psql("postgres", "INSERT INTO t SELECT generate_series(101, 150)");
     c.switch_and_wait();
     std::fs::write(files.join("assignments.json"), "{\"a\": 2}\n").unwrap();
+    sql("INSERT INTO outbox (body) VALUES ('after the point')");
 
     // A failing member records no point, and post_command still runs.
     let out = lbc(
