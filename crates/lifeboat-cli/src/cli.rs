@@ -87,4 +87,11 @@ pub enum Command {
     /// RTO and RPO
     #[command(subcommand)]
     Drill(cmd::drill::DrillCommand),
+    /// Restore points: one named, consistent set of backups across sources
+    #[command(subcommand)]
+    RestorePoint(cmd::restore_point::RestorePointCommand),
+    /// Application crash detection: record starts and clean stops, say whether the last run
+    /// crashed (exit 5) and name the newest restore point
+    #[command(subcommand)]
+    App(cmd::app::AppCommand),
 }

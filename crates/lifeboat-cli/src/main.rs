@@ -67,5 +67,7 @@ fn run(s: &Session, command: &Command) -> anyhow::Result<i32> {
         Command::Mode(a) => cmd::mode::run(s, a),
         Command::Config(c) => cmd::config::run(s, c),
         Command::Drill(c) => cmd::drill::run(s, c),
+        Command::RestorePoint(c) => cmd::restore_point::run(s, c),
+        Command::App(c) => cmd::app::run(s, c),
     }
 }

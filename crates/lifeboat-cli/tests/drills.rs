@@ -63,19 +63,6 @@ partition_by = ["tenant_id", "stream"]
 sequence = "seq"
 "#;
 
-fn config_path(env: &Env) -> PathBuf {
-    env.path().join("lifeboat.toml")
-}
-
-/// Writes the configuration: the test repository plus `body`.
-fn write_config(env: &Env, body: &str) {
-    let text = format!(
-        "[repositories.main]\nurl = \"{}\"\npassword_env = \"LIFEBOAT_PASSWORD\"\n\n{body}",
-        env.repo().display()
-    );
-    std::fs::write(config_path(env), text).unwrap();
-}
-
 fn drill_section(name: &str, source: &str, extra: &str, checks: &str) -> String {
     format!(
         "[drills.{name}]\nsource = \"{source}\"\n{extra}\n{}\n",

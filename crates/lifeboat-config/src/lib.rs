@@ -45,9 +45,9 @@ pub use error::{ConfigError, Problem, Section};
 pub use model::{
     parse_pitr_to, Check, CheckKind, Checkpoint, CommandSource, CountRows, Drill, FilesSource,
     HashAlgorithm, ObjectLock, ObjectLockMode, PgDatabases, PhysicalMethod, Pick,
-    PostgresPhysicalSource, PostgresSource, RepositoryConfig, RetentionPolicy, RowCountExpect,
-    S3Options, Source, SourceKind, SqliteCheck, SqliteSource, Target, CHECK_KINDS, DEFAULT_CLUSTER,
-    DEFAULT_SCRATCH_DIR, SOURCE_KINDS,
+    PostgresPhysicalSource, PostgresSource, RepositoryConfig, RestorePoints, RetentionPolicy,
+    RowCountExpect, S3Options, Source, SourceKind, SqliteCheck, SqliteSource, Target, CHECK_KINDS,
+    DEFAULT_CLUSTER, DEFAULT_SCRATCH_DIR, SOURCE_KINDS,
 };
 pub use password::{PasswordError, PasswordSource, Secret, PASSWORD_ENV};
 
@@ -105,6 +105,8 @@ pub struct Config {
     pub notifications: BTreeMap<String, toml::Table>,
     /// `[daemon]`, reserved: kept as written (empty when absent), for the future daemon.
     pub daemon: toml::Table,
+    /// `[restore_points]`: the commands around `lifeboat restore-point create`.
+    pub restore_points: RestorePoints,
 }
 
 impl Config {

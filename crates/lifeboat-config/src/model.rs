@@ -110,6 +110,9 @@ pub struct Source {
     pub tags: Vec<String>,
     /// `host`: the host name recorded in the snapshots (default: this machine's).
     pub host: Option<String>,
+    /// `restore_point`: a member of `lifeboat restore-point create` when no `--source` is
+    /// given (default false).
+    pub restore_point: bool,
     /// What to back up, per `kind`.
     pub kind: SourceKind,
 }
@@ -581,4 +584,26 @@ pub enum HashAlgorithm {
     /// `sha256`: lower-case hex SHA-256 of the `input` text's UTF-8 bytes.
     #[default]
     Sha256,
+}
+
+/// The `[restore_points]` section: what runs around `lifeboat restore-point create`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestorePoints {
+    /// `pre_command`: run before the members are captured (to quiesce the application); a
+    /// failure stops the restore point before anything is captured.
+    pub pre_command: Vec<String>,
+    /// `post_command`: run after the capture, also when a member failed.
+    pub post_command: Vec<String>,
+    /// `timeout`: how long each command may run (default 5m).
+    pub timeout: Duration,
+}
+
+impl Default for RestorePoints {
+    fn default() -> Self {
+        RestorePoints {
+            pre_command: Vec::new(),
+            post_command: Vec::new(),
+            timeout: Duration::from_secs(300),
+        }
+    }
 }

@@ -28,6 +28,7 @@ const TOP_LEVEL: &[&str] = &[
     "targets",
     "notifications",
     "daemon",
+    "restore_points",
 ];
 const REPOSITORY_KEYS: &[&str] = &[
     "url",
@@ -53,7 +54,8 @@ const S3_KEYS: &[&str] = &[
     "session_token",
     "virtual_host_style",
 ];
-const SOURCE_COMMON: &[&str] = &["kind", "repository", "tags", "host"];
+const SOURCE_COMMON: &[&str] = &["kind", "repository", "tags", "host", "restore_point"];
+const RESTORE_POINTS_KEYS: &[&str] = &["pre_command", "post_command", "timeout"];
 const FILES_KEYS: &[&str] = &["paths", "exclude", "one_file_system"];
 const COMMAND_KEYS: &[&str] = &["stream_name", "command"];
 const POSTGRES_KEYS: &[&str] = &["dsn", "database", "databases", "all", "count_rows"];
@@ -489,6 +491,7 @@ impl<'a> Parser<'a> {
             targets: BTreeMap::new(),
             notifications: BTreeMap::new(),
             daemon: toml::Table::new(),
+            restore_points: RestorePoints::default(),
         };
 
         for (key, value) in doc.iter() {
@@ -620,6 +623,38 @@ impl<'a> Parser<'a> {
         }
         if let Some(toml::Value::Table(daemon)) = raw.get("daemon") {
             config.daemon = daemon.clone();
+        }
+        if let Some((key, value)) = doc
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == "restore_points")
+        {
+            if let DeValue::Table(t) = value.get_ref() {
+                let sec = Sec {
+                    table: t,
+                    name: "restore_points".into(),
+                    header: key.span(),
+                };
+                self.check_keys(&sec, RESTORE_POINTS_KEYS);
+                for k in ["pre_command", "post_command"] {
+                    if let Some((cmd_key, _)) = sec.entry(k) {
+                        command_spans.push(cmd_key.span());
+                    }
+                }
+                let command = |p: &mut Self, k: &str| {
+                    if sec.has(k) {
+                        p.nonempty_strings(&sec, k, "the program and its arguments")
+                            .map(|(c, _)| c)
+                            .unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    }
+                };
+                config.restore_points.pre_command = command(&mut self, "pre_command");
+                config.restore_points.post_command = command(&mut self, "post_command");
+                if let Some(d) = self.duration(&sec, "timeout") {
+                    config.restore_points.timeout = d;
+                }
+            }
         }
 
         if let Some(mode) = self.mode {
@@ -1024,6 +1059,7 @@ impl<'a> Parser<'a> {
             repository: repository?,
             tags,
             host,
+            restore_point: self.boolean(sec, "restore_point").is_some_and(|(b, _)| b),
             kind,
         })
     }

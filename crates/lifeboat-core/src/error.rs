@@ -18,6 +18,8 @@ pub const EXIT_ERROR: i32 = 1;
 pub const EXIT_PARTIAL: i32 = 3;
 /// Exit code: a drill ran, and a check or an RTO/RPO target failed.
 pub const EXIT_DRILL_FAILED: i32 = 4;
+/// Exit code: `app start`: the application's previous run did not stop cleanly.
+pub const EXIT_APP_CRASHED: i32 = 5;
 /// Exit code: the location is not a lifeboat repository.
 pub const EXIT_NOT_A_REPOSITORY: i32 = 10;
 /// Exit code: the repository is locked by another process.

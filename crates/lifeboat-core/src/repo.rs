@@ -6,12 +6,15 @@ use crate::format::blob::{self, BlobId, BlobType};
 use crate::format::config::{Config, CONFIG_KEY};
 use crate::format::crypto::{sha256_hex, MasterKeys};
 use crate::format::dict::{dict_key, DictId, DictSource, EncoderDict, DICT_CONTEXT};
-use crate::format::drill::{drill_key, DRILLS_PREFIX, DRILL_CONTEXT};
+use crate::format::drill::{DRILLS_PREFIX, DRILL_CONTEXT};
 use crate::format::index::{Index, IndexFile, IndexPack, INDEX_CONTEXT};
 use crate::format::json::{open_json, open_json_data, seal_json, seal_json_data};
 use crate::format::keys::KeyFile;
 use crate::format::mode::Mode;
 use crate::format::pack::pack_key;
+use crate::format::restore_point::{
+    PINS_PREFIX, PIN_CONTEXT, RESTORE_POINTS_PREFIX, RESTORE_POINT_CONTEXT,
+};
 use crate::format::snapshot::{Snapshot, SnapshotEntry, SNAPSHOT_CONTEXT};
 use crate::format::tree::Tree;
 use crate::format::writeonly::KeyScope;
@@ -539,15 +542,22 @@ impl Repository {
         Ok(None)
     }
 
-    // ---- drill reports ----
+    // ---- sealed records (drill reports, restore points, pins) ----
 
-    /// Writes a drill report (create-new); returns its id, the SHA-256 of the stored bytes.
-    pub fn save_drill_report<T: serde::Serialize>(&self, report: &T) -> Result<String> {
-        self.require_writable("drill")?;
-        let bytes = seal_json_data(&self.keys, DRILL_CONTEXT, report);
+    /// Writes a sealed JSON record under `prefix` (create-new; data key, associated data
+    /// `context`); returns its id, the SHA-256 of the stored bytes.
+    fn save_sealed<T: serde::Serialize>(
+        &self,
+        prefix: &str,
+        context: &[u8],
+        operation: &str,
+        value: &T,
+    ) -> Result<String> {
+        self.require_writable(operation)?;
+        let bytes = seal_json_data(&self.keys, context, value);
         let id = sha256_hex(&bytes);
         self.storage.write(
-            &drill_key(&id),
+            &format!("{prefix}{id}"),
             &bytes,
             &WriteOptions {
                 create_new: true,
@@ -557,28 +567,99 @@ impl Repository {
         Ok(id)
     }
 
-    /// Reads drill report `id` (a full id), checking that its content matches its name.
-    pub fn read_drill_report<T: serde::de::DeserializeOwned>(&self, id: &str) -> Result<T> {
-        self.require_full_key("read drill reports")?;
-        let key = drill_key(id);
+    /// Reads sealed record `id` under `prefix`, checking that its content matches its name.
+    fn read_sealed<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+        context: &[u8],
+        what: &str,
+        id: &str,
+    ) -> Result<T> {
+        self.require_full_key(what)?;
+        let key = format!("{prefix}{id}");
         let bytes = self.storage.read(&key)?;
         if sha256_hex(&bytes) != id {
             return Err(Error::corrupt(
                 &key,
-                "content does not match its name (SHA-256): the report was changed after it was written",
+                "content does not match its name (SHA-256): the record was changed after it was written",
             ));
         }
-        open_json_data(&self.keys, DRILL_CONTEXT, &bytes, &key)
+        open_json_data(&self.keys, context, &bytes, &key)
+    }
+
+    /// The ids of the sealed records under `prefix`.
+    fn list_sealed(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(self
+            .storage
+            .list(prefix)?
+            .into_iter()
+            .filter_map(|o| o.key.strip_prefix(prefix).map(str::to_string))
+            .filter(|id| !id.contains('/'))
+            .collect())
+    }
+
+    /// Writes a drill report (create-new); returns its id, the SHA-256 of the stored bytes.
+    pub fn save_drill_report<T: serde::Serialize>(&self, report: &T) -> Result<String> {
+        self.save_sealed(DRILLS_PREFIX, DRILL_CONTEXT, "drill", report)
+    }
+
+    /// Reads drill report `id` (a full id), checking that its content matches its name.
+    pub fn read_drill_report<T: serde::de::DeserializeOwned>(&self, id: &str) -> Result<T> {
+        self.read_sealed(DRILLS_PREFIX, DRILL_CONTEXT, "read drill reports", id)
     }
 
     /// Lists drill report ids.
     pub fn list_drill_report_ids(&self) -> Result<Vec<String>> {
-        Ok(self
-            .storage
-            .list(DRILLS_PREFIX)?
-            .into_iter()
-            .map(|o| o.key.trim_start_matches(DRILLS_PREFIX).to_string())
-            .collect())
+        self.list_sealed(DRILLS_PREFIX)
+    }
+
+    /// Writes a restore point (create-new); returns its id.
+    pub fn save_restore_point<T: serde::Serialize>(&self, point: &T) -> Result<String> {
+        self.save_sealed(
+            RESTORE_POINTS_PREFIX,
+            RESTORE_POINT_CONTEXT,
+            "restore-point create",
+            point,
+        )
+    }
+
+    /// Reads restore point `id` (a full id).
+    pub fn read_restore_point<T: serde::de::DeserializeOwned>(&self, id: &str) -> Result<T> {
+        self.read_sealed(
+            RESTORE_POINTS_PREFIX,
+            RESTORE_POINT_CONTEXT,
+            "read restore points",
+            id,
+        )
+    }
+
+    /// Lists restore point ids.
+    pub fn list_restore_point_ids(&self) -> Result<Vec<String>> {
+        self.list_sealed(RESTORE_POINTS_PREFIX)
+    }
+
+    /// Removes restore point `id` (forget, once every member is gone). Refused unless the mode
+    /// allows destroying data.
+    pub fn remove_restore_point(&self, id: &str) -> Result<()> {
+        self.require_may_destroy("forget")?;
+        self.storage
+            .remove(&format!("{RESTORE_POINTS_PREFIX}{id}"))?;
+        Ok(())
+    }
+
+    /// Writes a pin of a restore point (create-new); returns its id.
+    pub fn save_pin<T: serde::Serialize>(&self, pin: &T) -> Result<String> {
+        self.save_sealed(PINS_PREFIX, PIN_CONTEXT, "restore-point pin", pin)
+    }
+
+    /// Reads pin `id`.
+    pub fn read_pin<T: serde::de::DeserializeOwned>(&self, id: &str) -> Result<T> {
+        self.read_sealed(PINS_PREFIX, PIN_CONTEXT, "read restore point pins", id)
+    }
+
+    /// Lists pin ids.
+    pub fn list_pin_ids(&self) -> Result<Vec<String>> {
+        self.list_sealed(PINS_PREFIX)
     }
 
     // ---- snapshots ----

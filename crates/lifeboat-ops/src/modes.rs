@@ -89,6 +89,14 @@ pub enum Operation {
     Drill,
     /// List or show drill reports.
     DrillReports,
+    /// Create a restore point (backs up its members, stores the point).
+    RestorePointCreate,
+    /// List or show restore points.
+    RestorePointList,
+    /// Pin or unpin a restore point.
+    RestorePointPin,
+    /// Restore a restore point's members.
+    RestorePointRestore,
 }
 
 /// What an operation does to the repository's data.
@@ -107,7 +115,7 @@ pub enum Effect {
 
 impl Operation {
     /// Every operation, in table order.
-    pub const ALL: [Operation; 34] = [
+    pub const ALL: [Operation; 38] = [
         Operation::Init,
         Operation::BackupFiles,
         Operation::BackupStream,
@@ -142,6 +150,10 @@ impl Operation {
         Operation::Unlock,
         Operation::Drill,
         Operation::DrillReports,
+        Operation::RestorePointCreate,
+        Operation::RestorePointList,
+        Operation::RestorePointPin,
+        Operation::RestorePointRestore,
     ];
 
     /// The name used in messages and journal records.
@@ -181,6 +193,10 @@ impl Operation {
             Operation::Unlock => "unlock",
             Operation::Drill => "drill run",
             Operation::DrillReports => "drill list, drill show",
+            Operation::RestorePointCreate => "restore-point create",
+            Operation::RestorePointList => "restore-point list, show",
+            Operation::RestorePointPin => "restore-point pin",
+            Operation::RestorePointRestore => "restore-point restore",
         }
     }
 
@@ -190,7 +206,9 @@ impl Operation {
         match self {
             WalFetch | WalVerify | WalShow | WalExpireDryRun | List | Restore | RestorePostgres
             | RestoreSqlite | Dump | Check | ForgetDryRun | PruneDryRun | CopyFrom | KeyList
-            | ModeShow | Journal | DrillReports => Effect::Read,
+            | ModeShow | Journal | DrillReports | RestorePointList | RestorePointRestore => {
+                Effect::Read
+            }
             Init
             | BackupFiles
             | BackupStream
@@ -200,7 +218,9 @@ impl Operation {
             | WalPush
             | CopyInto
             | KeyAdd
-            | Drill => Effect::Add,
+            | Drill
+            | RestorePointCreate
+            | RestorePointPin => Effect::Add,
             WalExpire | Forget | Prune | KeyRemove | KeyPasswd => Effect::Destroy,
             ModeSet | Unlock => Effect::Govern,
         }

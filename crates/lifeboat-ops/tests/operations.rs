@@ -155,6 +155,13 @@ fn copy_through_the_operations_layer_is_journaled_in_both_repositories() {
     assert!(journal_ops(&b).iter().any(|(o, _)| o == "copy"));
 }
 
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
 /// Runs `op` through the operations layer on `repo`; `Ok` when it was allowed (it may still
 /// fail for other reasons, which must not be a mode refusal).
 fn attempt(
@@ -310,6 +317,36 @@ fn attempt(
             lifeboat_ops::drill::run(&ctx, repo, &config, &req, None).map(drop)
         }
         Operation::DrillReports => lifeboat_ops::drill::list(&ctx, repo, None).map(drop),
+        Operation::RestorePointCreate => {
+            let text = format!(
+                "[repositories.r]\nurl = \"/unused\"\n[sources.s]\nkind = \"files\"\npaths = [\"{}\"]\nrestore_point = true\n",
+                src.display()
+            );
+            let config =
+                lifeboat_config::Config::parse(&text, scratch.join("lifeboat.toml")).unwrap();
+            let n = lifeboat_ops::restore_point::list(&ctx, repo).map_or(0, |l| l.len());
+            let req = lifeboat_ops::restore_point::CreateRequest {
+                name: format!("p{n}-{}", rand_suffix()),
+                ..Default::default()
+            };
+            lifeboat_ops::restore_point::create(&ctx, repo, &config, &req).map(drop)
+        }
+        Operation::RestorePointList => lifeboat_ops::restore_point::list(&ctx, repo).map(drop),
+        // Allowed attempts on a point that does not exist fail with "no restore point".
+        Operation::RestorePointPin => {
+            lifeboat_ops::restore_point::pin(&ctx, repo, "nope", "forever").map(drop)
+        }
+        Operation::RestorePointRestore => lifeboat_ops::restore_point::restore(
+            &ctx,
+            repo,
+            &lifeboat_ops::restore_point::RestoreRequest {
+                point: "nope".into(),
+                target_root: scratch.join("rp"),
+                ..Default::default()
+            },
+            None,
+        )
+        .map(drop),
     }
 }
 
@@ -351,6 +388,7 @@ fn every_operation_in_every_mode_is_allowed_or_refused_with_the_modes_name() {
                                 | Operation::WalVerify
                                 | Operation::WalShow
                                 | Operation::Dump
+                                | Operation::RestorePointPin
                         ) || op.effect() == Effect::Read,
                         "{op:?} in {mode} failed: {e}"
                     );

@@ -1,5 +1,6 @@
 //! One module per command: its arguments, the call into the operations layer, its output.
 
+pub mod app;
 pub mod backup;
 pub mod check;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod mode;
 pub mod postgres;
 pub mod prune;
 pub mod restore;
+pub mod restore_point;
 pub mod snapshots;
 pub mod sqlite;
 pub mod stats;

@@ -374,3 +374,18 @@ pub fn stop_dir(env: &Env, dir: &Path) {
         .stdout(Stdio::null())
         .status();
 }
+
+/// The configuration file of a test environment.
+pub fn config_path(env: &Env) -> PathBuf {
+    env.path().join("lifeboat.toml")
+}
+
+/// Writes the configuration: the test repository (password from `LIFEBOAT_PASSWORD`) plus
+/// `body`.
+pub fn write_config(env: &Env, body: &str) {
+    let text = format!(
+        "[repositories.main]\nurl = \"{}\"\npassword_env = \"LIFEBOAT_PASSWORD\"\n\n{body}",
+        env.repo().display()
+    );
+    std::fs::write(config_path(env), text).unwrap();
+}

@@ -11,8 +11,3 @@ pub const DRILL_CONTEXT: &[u8] = b"lifeboat drill report";
 
 /// The folder of drill reports.
 pub const DRILLS_PREFIX: &str = "drills/";
-
-/// Storage key of drill report `id`.
-pub fn drill_key(id: &str) -> String {
-    format!("{DRILLS_PREFIX}{id}")
-}

@@ -7,7 +7,7 @@
 //! - Encodings: [`json`] (sealed JSON objects), [`b64`] (bytes in JSON).
 //! - Data: [`chunker`], [`blob`], [`zblob`] and [`dict`] (compression), [`pack`], [`index`].
 //! - Manifests: [`tree`], [`snapshot`].
-//! - Evidence: [`drill`] (drill reports).
+//! - Evidence and sets: [`drill`] (drill reports), [`restore_point`] (restore points, pins).
 //! - Governance records: [`mode`] (mode records), [`journal`] (journal records).
 
 pub mod b64;
@@ -23,6 +23,7 @@ pub mod json;
 pub mod keys;
 pub mod mode;
 pub mod pack;
+pub mod restore_point;
 pub mod snapshot;
 pub mod tree;
 pub mod writeonly;

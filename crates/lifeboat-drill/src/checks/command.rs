@@ -32,6 +32,28 @@ pub(crate) fn run(
     timeout: Duration,
     cancel: &CancelToken,
 ) -> Outcome {
+    let mut env: Vec<(String, std::ffi::OsString)> = Vec::new();
+    if let Some(pg) = &s.pg {
+        env.push(("PGHOST".into(), pg.socket_dir.clone().into_os_string()));
+        env.push(("PGPORT".into(), pg.port.to_string().into()));
+        env.push(("PGDATABASE".into(), db.into()));
+        env.push(("PGUSER".into(), pg.user.clone().into()));
+    }
+    if let Some(p) = &s.restored_path {
+        env.push(("LIFEBOAT_RESTORED_PATH".into(), p.clone().into_os_string()));
+    }
+    run_program(command, &env, timeout, cancel)
+}
+
+/// Runs `command` (program and arguments, no shell) with `env` added to its environment, in its
+/// own process group, standard input closed; `Ok` with its output's tail when it exits 0,
+/// `Err` with what happened and the tail otherwise (also used for restore-point hooks).
+pub fn run_program(
+    command: &[String],
+    env: &[(String, std::ffi::OsString)],
+    timeout: Duration,
+    cancel: &CancelToken,
+) -> Outcome {
     let Some((program, args)) = command.split_first() else {
         return Err("no command given".into());
     };
@@ -51,14 +73,8 @@ pub(crate) fn run(
         .stdin(Stdio::null())
         .stdout(writer)
         .stderr(writer2);
-    if let Some(pg) = &s.pg {
-        c.env("PGHOST", &pg.socket_dir)
-            .env("PGPORT", pg.port.to_string())
-            .env("PGDATABASE", db)
-            .env("PGUSER", &pg.user);
-    }
-    if let Some(p) = &s.restored_path {
-        c.env("LIFEBOAT_RESTORED_PATH", p);
+    for (k, v) in env {
+        c.env(k, v);
     }
     let t0 = Instant::now();
     let spawned = c.spawn();

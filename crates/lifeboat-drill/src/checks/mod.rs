@@ -7,7 +7,7 @@
 
 mod amcheck;
 mod client;
-mod command;
+pub mod command;
 mod freshness;
 mod hash_chain;
 mod row_count;
@@ -99,7 +99,7 @@ pub struct CheckResult {
 }
 
 /// What one check kind returns: `Ok(detail)` when it passed, `Err(detail)` when it failed.
-pub(crate) type Outcome = std::result::Result<String, String>;
+pub type Outcome = std::result::Result<String, String>;
 
 /// Runs one check against `subject`.
 pub fn run_check(check: &Check, subject: &Subject, cancel: &CancelToken) -> CheckResult {

@@ -3,6 +3,7 @@
 use crate::filter::SnapshotFilter;
 use crate::modes::{self, Operation};
 use crate::ops::prune::{prune_unjournaled, PruneOutcome};
+use crate::ops::restore_point;
 use crate::record::{Recorder, FIRST};
 use crate::{journaled, Context, OpsError, Result};
 use lifeboat_core::forget::{self, Decision, KeepPolicy};
@@ -112,6 +113,8 @@ pub fn forget(ctx: &Context, repo: &Repository, req: &ForgetRequest) -> Result<F
     rec.add(repo);
     journaled(ctx, rec, |rec| {
         let policy = req.policy.engine()?;
+        let points = restore_point::list(ctx, repo)?;
+        let points_gone: Vec<String>;
         let mut decisions = Vec::new();
         let mut remove: Vec<String> = Vec::new();
         if !req.snapshots.is_empty() {
@@ -123,6 +126,7 @@ pub fn forget(ctx: &Context, repo: &Repository, req: &ForgetRequest) -> Result<F
             for s in &req.snapshots {
                 remove.push(repo.find_snapshot(s)?.id);
             }
+            points_gone = restore_point::check_named(&remove, &points, jiff::Timestamp::now())?;
         } else {
             if req.policy.is_empty() {
                 return Err(OpsError::invalid(
@@ -132,6 +136,8 @@ pub fn forget(ctx: &Context, repo: &Repository, req: &ForgetRequest) -> Result<F
             }
             let selected = req.filter.apply(repo.snapshots()?);
             decisions = forget::apply(&selected, &policy);
+            // A restore point's members go together, and a pinned point's stay.
+            points_gone = restore_point::hold(&mut decisions, &points, jiff::Timestamp::now());
             remove = decisions
                 .iter()
                 .filter(|d| !d.keep)
@@ -160,6 +166,20 @@ pub fn forget(ctx: &Context, repo: &Repository, req: &ForgetRequest) -> Result<F
                 }
             }
             remove.retain(|id| !retained.contains(id));
+            // A point whose members are all gone goes too (one kept by object lock stays).
+            for p in &points_gone {
+                let kept = points.iter().any(|l| {
+                    &l.point.id == p
+                        && l.point
+                            .members
+                            .iter()
+                            .any(|m| m.snapshots.iter().any(|s| retained.contains(s)))
+                });
+                if !kept {
+                    repo.remove_restore_point(p)?;
+                    rec.arg("restore_points_removed", Some(points_gone.join(" ")));
+                }
+            }
         } else {
             modes::require(repo, Operation::ForgetDryRun)?;
         }

@@ -1,5 +1,6 @@
 //! One module per operation (or family of operations on one object).
 
+pub mod app;
 pub mod backup;
 pub mod check;
 pub mod copy;
@@ -13,5 +14,6 @@ pub mod list;
 pub mod mode;
 pub mod prune;
 pub mod restore;
+pub mod restore_point;
 pub mod unlock;
 pub mod wal;
