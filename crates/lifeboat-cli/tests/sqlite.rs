@@ -624,3 +624,56 @@ command = ["python3", "{}"]
     let list = json(&env, &["--config", cfg, "drill", "list"]);
     assert_eq!(list.as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn a_restore_point_with_a_sqlite_member_restores_the_consistent_copy() {
+    let env = Env::new();
+    let db = env.path("bank.db");
+    let writer = Writer::start(&env, &db, "wal");
+    let cfg = write_config(
+        &env,
+        &format!(
+            "[sources.bank]\nkind = \"sqlite\"\npaths = [\"{}\"]\n",
+            db.display()
+        ),
+    );
+    let cfg = cfg.to_str().unwrap();
+    // Captured while the writer commits.
+    let p = json(
+        &env,
+        &[
+            "--config",
+            cfg,
+            "restore-point",
+            "create",
+            "nightly",
+            "--source",
+            "bank",
+        ],
+    );
+    writer.stop();
+    let member = &p["members"][0];
+    assert_eq!(member["kind"], "sqlite", "{p:#}");
+    let root = env.path("points");
+    let r = json(
+        &env,
+        &[
+            "--config",
+            cfg,
+            "restore-point",
+            "restore",
+            "nightly",
+            "--target-root",
+            root.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r["ok"], true, "{r:#}");
+    assert_eq!(r["members"][0]["result"], "ok", "{r:#}");
+    assert!(r["members"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("integrity_check ok"));
+    let restored = root.join("bank").join("bank.db");
+    assert_consistent(&restored);
+    no_companions(&restored);
+}

@@ -22,6 +22,7 @@ use lifeboat_postgres::pitr::{self, PhysicalRestoreOptions, StartOptions};
 use lifeboat_postgres::plan::RecoveryTarget;
 use lifeboat_postgres::tools::PgTools;
 use lifeboat_postgres::wal::WalArchive;
+use lifeboat_sqlite::restore::{restore_sqlite, SqliteRestoreOptions};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -699,33 +700,38 @@ fn restore_member(
             Ok((last, target))
         }
         ("sqlite", _) => {
+            // Each database as `restore sqlite` restores it: verified, integrity-checked.
             let mut done = Vec::new();
             for id in &m.snapshots {
                 let s = repo.find_snapshot(id).map_err(|e| e.to_string())?;
-                let name = lifeboat_sqlite::SqliteMeta::from_snapshot(&s)
-                    .and_then(|meta| {
-                        std::path::Path::new(&meta.path)
-                            .file_name()
-                            .map(|n| n.to_os_string())
-                    })
-                    .ok_or_else(|| format!("snapshot {} is not a SQLite backup", &s.id[..8]))?;
-                std::fs::create_dir_all(&target)
-                    .map_err(|e| format!("creating {}: {e}", target.display()))?;
-                let file = target.join(name);
-                crate::restore::sqlite(
-                    ctx,
+                let name = s
+                    .snapshot
+                    .stream
+                    .as_ref()
+                    .map(|st| st.name.clone())
+                    .ok_or("the member's snapshot holds no database")?;
+                let r = restore_sqlite(
                     repo,
-                    &crate::restore::SqliteRestoreRequest {
-                        snapshot: s.id.clone(),
-                        target: file.clone(),
+                    &s,
+                    &SqliteRestoreOptions {
+                        target: target.join(&name),
                         overwrite: false,
+                        cancel: ctx.cancel_token().clone(),
                     },
                 )
                 .map_err(|e| e.to_string())?;
-                done.push(file.display().to_string());
+                done.push(format!("{} from {}", r.target.display(), &s.id[..8]));
             }
             Ok((
-                format!("restored and integrity-checked: {}", done.join(", ")),
+                format!(
+                    "SQLite {} restored, integrity_check ok: {}",
+                    if done.len() == 1 {
+                        "database"
+                    } else {
+                        "databases"
+                    },
+                    done.join(", ")
+                ),
                 target,
             ))
         }
