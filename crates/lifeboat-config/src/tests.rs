@@ -786,15 +786,23 @@ fn daemon_sections_are_checked() {
         "{base}[schedules.s]\njob = \"backup\"\nsource = \"nope\"\nevery = \"1m\"\n"
     ));
     assert!(ps[0].message.contains("source 'nope'"), "{ps:?}");
-    let ps = problems(&format!("{base}[schedules.s]\njob = \"prune\"\nrepository = \"main\"\ncron = \"nonsense\"\n"));
+    let ps = problems(&format!(
+        "{base}[schedules.s]\njob = \"prune\"\nrepository = \"main\"\ncron = \"nonsense\"\n"
+    ));
     assert_eq!(ps[0].key.as_deref(), Some("schedules.s.cron"), "{ps:?}");
-    let ps = problems(&format!("{base}[schedules.s]\njob = \"prune\"\nrepository = \"main\"\n"));
+    let ps = problems(&format!(
+        "{base}[schedules.s]\njob = \"prune\"\nrepository = \"main\"\n"
+    ));
     assert!(ps[0].message.contains("needs 'cron'"), "{ps:?}");
     let ps = problems(&format!("{base}[daemon]\nlisten = \"0.0.0.0:8420\"\n"));
     assert!(ps[0].message.contains("tls_cert"), "{ps:?}");
-    let ps = problems(&format!("{base}[daemon.tokens.x]\nrole = \"root\"\nhash = \"abc\"\n"));
+    let ps = problems(&format!(
+        "{base}[daemon.tokens.x]\nrole = \"root\"\nhash = \"abc\"\n"
+    ));
     assert_eq!(ps.len(), 2, "{ps:?}");
-    let ps = problems(&format!("{base}[notifications.n]\nkind = \"webhook\"\nurl = \"http://x\"\nevents = [\"nope\"]\n"));
+    let ps = problems(&format!(
+        "{base}[notifications.n]\nkind = \"webhook\"\nurl = \"http://x\"\nevents = [\"nope\"]\n"
+    ));
     assert!(ps[0].message.contains("unknown event"), "{ps:?}");
     let ps = problems("[schedules]\ns = 1\n");
     assert_eq!(ps[0].key.as_deref(), Some("schedules.s"));

@@ -70,7 +70,11 @@ impl Parser<'_> {
             (Some(c), Some(k)) => d.tls = Some((c, k)),
             (None, None) => {}
             _ => {
-                let given = if sec.has("tls_cert") { "tls_key" } else { "tls_cert" };
+                let given = if sec.has("tls_cert") {
+                    "tls_key"
+                } else {
+                    "tls_cert"
+                };
                 self.missing(sec, given, "tls_cert and tls_key are given together");
             }
         }
@@ -174,7 +178,8 @@ impl Parser<'_> {
     ) -> Option<Schedule> {
         let start = self.problems.len();
         self.check_keys(sec, SCHEDULE_KEYS);
-        let job_kind = self.required_string(sec, "job", "backup, forget, prune, check, drill or copy")?;
+        let job_kind =
+            self.required_string(sec, "job", "backup, forget, prune, check, drill or copy")?;
         let mut need = |p: &mut Self, key: &'static str, what: &str| -> Option<String> {
             let v = p.required_string(sec, key, what)?;
             refs.push(Reference {
@@ -225,7 +230,11 @@ impl Parser<'_> {
                 None
             }
             (false, false) => {
-                self.missing(sec, "cron", "when it runs: cron = \"0 2 * * *\" or every = \"1h\"");
+                self.missing(
+                    sec,
+                    "cron",
+                    "when it runs: cron = \"0 2 * * *\" or every = \"1h\"",
+                );
                 None
             }
             (true, false) => {
@@ -235,7 +244,8 @@ impl Parser<'_> {
                     .map_or("UTC".to_string(), |(t, _)| t);
                 if let Some((e, span)) = &expression {
                     if let Err(why) = <croner::Cron as std::str::FromStr>::from_str(e) {
-                        let message = format!("'cron' in [{}] is not a cron expression: {why}", sec.name);
+                        let message =
+                            format!("'cron' in [{}] is not a cron expression: {why}", sec.name);
                         self.report_key(sec, "cron", span, message);
                     }
                 }
@@ -295,11 +305,22 @@ impl Parser<'_> {
     }
 
     /// Reports references of schedules to sections that are not configured.
-    pub(super) fn schedule_refs(&mut self, refs: Vec<Reference>, config: &Config, declared: &DeclaredNames) {
+    pub(super) fn schedule_refs(
+        &mut self,
+        refs: Vec<Reference>,
+        config: &Config,
+        declared: &DeclaredNames,
+    ) {
         for r in refs {
             let (known, section): (Vec<&str>, &str) = match r.key {
-                "source" => (declared.sources.iter().map(String::as_str).collect(), "sources"),
-                "policy" => (config.retention.keys().map(String::as_str).collect(), "retention"),
+                "source" => (
+                    declared.sources.iter().map(String::as_str).collect(),
+                    "sources",
+                ),
+                "policy" => (
+                    config.retention.keys().map(String::as_str).collect(),
+                    "retention",
+                ),
                 "drill" => (config.drills.keys().map(String::as_str).collect(), "drills"),
                 _ => (
                     declared.repositories.iter().map(String::as_str).collect(),
@@ -329,7 +350,10 @@ impl Parser<'_> {
                 let url = self.required_string(sec, "url", "where to POST the event")?;
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     let span = Self::key_span(sec, "url");
-                    let message = format!("'url' in [{}] must start with http:// or https://", sec.name);
+                    let message = format!(
+                        "'url' in [{}] must start with http:// or https://",
+                        sec.name
+                    );
                     self.report_key(sec, "url", &span, message);
                 }
                 let slack = match self.string(sec, "format") {
@@ -337,7 +361,10 @@ impl Parser<'_> {
                     Some((f, _)) if f == "json" => false,
                     Some((f, _)) if f == "slack" => true,
                     Some((f, span)) => {
-                        let message = format!("unknown format '{f}' in [{}] (expected json or slack)", sec.name);
+                        let message = format!(
+                            "unknown format '{f}' in [{}] (expected json or slack)",
+                            sec.name
+                        );
                         self.report_key(sec, "format", &span, message);
                         false
                     }
