@@ -69,7 +69,7 @@ impl Notifier {
     pub fn send(&self, event: Event) {
         tracing::info!(event = %event.event, subject = ?event.subject, "{}", event.message);
         for n in self.channels.iter() {
-            if !n.events.iter().any(|e| *e == event.event) {
+            if !n.events.contains(&event.event) {
                 continue;
             }
             let n = n.clone();
