@@ -815,11 +815,11 @@
       return h('tr', { 'data-key': `job-${str(j.id)}`, 'data-job-id': str(j.id), class: `state-${st}` },
         h('td', { class: 'num muted' }, str(j.id)),
         h('td', null, str(j.job)),
-        h('td', null, h('strong', null, str(j.target))),
-        h('td', null, pill(st, `state-${st}`), num(j.attempt) > 1 ? h('span', { class: 'muted small' }, ` try ${j.attempt}`) : ''),
+        h('td', { class: 'nowrap' }, h('strong', null, str(j.target))),
+        h('td', { class: 'nowrap' }, pill(st, `state-${st}`), num(j.attempt) > 1 ? h('span', { class: 'muted small' }, ` try ${j.attempt}`) : ''),
         h('td', null, str(j.trigger), j.schedule ? h('div', { class: 'cell-sub' }, str(j.schedule)) : ''),
         h('td', null, str(j.actor)),
-        h('td', null, timeEl(j.queued_at)),
+        h('td', { class: 'nowrap' }, timeEl(j.queued_at)),
         h('td', { class: 'num' }, fmtDuration(jobDuration(j))),
         h('td', { class: 'result-cell' }, jobResult(j)));
     }));
@@ -835,6 +835,17 @@
       by.get(r.drill).push(r);
     }
     return by;
+  }
+
+  // True when a drill report is the run summarised by status.drills[].last (or there is none).
+  function sameRun(last, rep) {
+    if (!last) return true;
+    const at = parseTime(last.at);
+    if (at === null) return true;
+    return [rep.finished, rep.started].some((t) => {
+      const ms = parseTime(t);
+      return ms !== null && Math.abs(ms - at) < 2000;
+    });
   }
 
   function objective(label, actual, target) {
@@ -872,17 +883,21 @@
       if (last && typeof last.passed === 'boolean') result = last.passed ? 'passed' : 'failed';
       else if (rep && rep.result) result = str(rep.result);
       const at = (last && last.at) || (rep && (rep.finished || rep.started));
+      // The report's failures are the detailed form of status' failed_checks: used when the
+      // report is the run that status calls the last one.
       const failed = [];
-      for (const c of list(last && last.failed_checks)) failed.push(typeof c === 'string' ? c : str(c && (c.name || c.kind)));
-      if (rep) {
-        for (const c of list(rep.checks)) {
-          if (c && c.result === 'failed') {
-            const line = c.detail ? `${str(c.name || c.kind)}: ${str(c.detail)}` : str(c.name || c.kind);
-            if (!failed.some((f) => line.startsWith(f))) failed.push(line);
+      if (rep && sameRun(last, rep)) {
+        for (const f of list(rep.failures)) failed.push(str(f));
+        if (!failed.length) {
+          for (const c of list(rep.checks)) {
+            if (c && c.result === 'failed') failed.push(c.detail ? `${str(c.name || c.kind)}: ${str(c.detail)}` : str(c.name || c.kind));
           }
         }
-        for (const f of list(rep.failures)) if (!failed.some((x) => x === f || str(f).startsWith(x))) failed.push(str(f));
-        if (rep.error && !failed.includes(rep.error)) failed.push(str(rep.error));
+        if (rep.error && !failed.includes(rep.error)) failed.unshift(str(rep.error));
+      } else {
+        for (const c of list(last && last.failed_checks)) {
+          failed.push(typeof c === 'string' ? c : str(c && (c.detail ? `${str(c.name || c.kind)}: ${str(c.detail)}` : c.name || c.kind)));
+        }
       }
       const rto = last && num(last.rto_seconds) !== null ? last.rto_seconds : rep && rep.rto_seconds;
       const rpo = last && num(last.rpo_seconds) !== null ? last.rpo_seconds : rep && rep.rpo_seconds;
