@@ -170,16 +170,19 @@
     else if (v < 10) out = `${v.toFixed(1)} s`;
     else if (v < 60) out = `${Math.round(v)} s`;
     else if (v < 3600) {
-      const m = Math.floor(v / 60);
-      const r = Math.round(v % 60);
+      const total = Math.round(v);
+      const m = Math.floor(total / 60);
+      const r = total % 60;
       out = r ? `${m} min ${r} s` : `${m} min`;
     } else if (v < 86400) {
-      const hh = Math.floor(v / 3600);
-      const m = Math.round((v % 3600) / 60);
+      const total = Math.round(v / 60);
+      const hh = Math.floor(total / 60);
+      const m = total % 60;
       out = m ? `${hh} h ${m} min` : `${hh} h`;
     } else {
-      const d = Math.floor(v / 86400);
-      const hh = Math.round((v % 86400) / 3600);
+      const total = Math.round(v / 3600);
+      const d = Math.floor(total / 24);
+      const hh = total % 24;
       out = hh ? `${d} d ${hh} h` : `${d} d`;
     }
     return neg ? `-${out}` : out;
@@ -582,6 +585,7 @@
     if (st.version) bits.push(h('span', null, `v${st.version}`));
     if (st.pid !== undefined && st.pid !== null) bits.push(h('span', null, `pid ${st.pid}`));
     if (st.started_at) bits.push(h('span', null, 'up since ', timeEl(st.started_at)));
+    if (st.token) bits.push(h('span', null, 'token ', h('strong', null, str(st.token))));
     render('daemon-info', bits);
 
     const r = role();
@@ -589,7 +593,7 @@
     if (r) {
       text(badge, r);
       badge.className = `role-badge role-${r}`;
-      badge.title = `This token's role: ${r}`;
+      badge.title = st.token ? `Signed in with token ${st.token} (role ${r})` : `This token's role: ${r}`;
       badge.hidden = false;
     } else {
       badge.hidden = true;
@@ -688,7 +692,8 @@
       const rpoTitle = `RPO ${RPO_LABEL[rs]}` +
         (rpo !== null ? `: newest recoverable point is ${fmtDuration(rpo)} old` : '') +
         (target !== null ? `, target ${fmtDuration(target)}` : ', no target set') +
-        (rpo !== null && target ? ` (${Math.round((rpo / target) * 100)} % of target)` : '');
+        (rpo !== null && target ? ` (${Math.round((rpo / target) * 100)} % of target)` : '') +
+        (src.newest_point ? `\nNewest point: ${str(src.newest_point)}` : '');
       const running = runningFor('backup', name);
       const pending = state.pending.has(`backup:${name}`);
       const failed = src.last_result && src.last_result !== 'succeeded' && src.last_result !== 'running';
@@ -706,13 +711,16 @@
       return h('tr', { 'data-key': name, 'data-source': name, class: `rpo-row-${rs}` },
         h('td', null,
           h('div', { class: 'cell-main' }, name),
-          src.repository ? h('div', { class: 'cell-sub' }, `→ ${str(src.repository)}`) : ''),
+          src.repository || num(src.snapshots) !== null ? h('div', { class: 'cell-sub' },
+            [src.repository ? `→ ${str(src.repository)}` : '',
+              num(src.snapshots) !== null ? `${fmtCount(src.snapshots)} snapshot${src.snapshots === 1 ? '' : 's'}` : '']
+              .filter(Boolean).join(' · ')) : ''),
         h('td', null, h('span', { class: 'kind' }, str(src.kind) || '—')),
         h('td', { class: 'last-backup' },
           lb && lb.at ? timeEl(lb.at) : h('span', { class: 'muted' }, 'never'),
-          failed ? h('div', { class: 'cell-sub text-bad' }, `last run ${str(src.last_result)}`) : '',
+          failed ? h('div', { class: 'cell-sub text-bad', title: src.last_error ? str(src.last_error) : null }, `last run ${str(src.last_result)}`) : '',
           lb && num(lb.duration_seconds) !== null ? h('div', { class: 'cell-sub' }, `took ${fmtDuration(lb.duration_seconds)}`) : ''),
-        h('td', { class: 'snapshot' }, snap ? h('code', { title: snap, class: 'snapshot-id' }, shortId(snap)) : h('span', { class: 'muted' }, '—')),
+        h('td', { class: 'snapshot' }, snap ? h('code', { title: snap, class: 'snapshot-id' }, str(lb.short_id) || shortId(snap)) : h('span', { class: 'muted' }, '—')),
         h('td', { class: 'num' }, fmtBytes(lb && lb.size_bytes)),
         h('td', { class: 'num' }, fmtBytes(lb && lb.added_bytes)),
         h('td', null, pill(rpoText, `rpo-${rs}`, rpoTitle)),
@@ -750,11 +758,13 @@
     const canCancel = allows('operator');
     render('running', running.map((j) => {
       const prog = progressText(j.progress);
-      const pending = state.pending.has(`cancel:${j.id}`);
+      const cancelling = !!(j.progress && j.progress.cancelling);
+      const pending = state.pending.has(`cancel:${j.id}`) || cancelling;
       const queued = j.state === 'queued';
       return h('div', { class: 'item', 'data-key': `job-${str(j.id)}`, 'data-job-id': str(j.id) },
         h('div', { class: 'item-row' },
-          h('div', { class: 'item-title' }, jobTitle(j), ' ', pill(str(j.state || 'running'), `state-${str(j.state || 'running')}`)),
+          h('div', { class: 'item-title' }, jobTitle(j), ' ', pill(str(j.state || 'running'), `state-${str(j.state || 'running')}`),
+            cancelling ? pill('cancelling', 'pill-warn') : ''),
           canCancel ? h('button', {
             type: 'button', class: 'btn btn-small btn-danger cancel-job', 'data-job-id': str(j.id), disabled: pending,
           }, pending ? 'Cancelling…' : 'Cancel') : ''),
@@ -791,15 +801,17 @@
     if (j.error) {
       return h('span', { class: 'text-bad', title: j.hint ? `Hint: ${str(j.hint)}` : null }, str(j.error));
     }
-    const r = j.report && typeof j.report === 'object' ? j.report : null;
+    const rep = j.report && typeof j.report === 'object' ? j.report : null;
+    // A backup's report is the backup itself or holds it under `backup`.
+    const r = rep && rep.backup && typeof rep.backup === 'object' ? rep.backup : rep;
     if (r) {
-      const snap = r.snapshot || r.snapshot_id || r.id;
+      const snap = r.snapshot_id || r.snapshot || r.id;
       const bits = [];
       if (typeof snap === 'string' && j.job === 'backup') bits.push(h('code', { title: snap }, shortId(snap)));
       const sum = r.summary && typeof r.summary === 'object' ? r.summary : r;
       if (num(sum.total_bytes) !== null) bits.push(` ${fmtBytes(sum.total_bytes)}`);
       if (num(sum.bytes_added) !== null) bits.push(` +${fmtBytes(sum.bytes_added)}`);
-      if (typeof r.result === 'string') bits.push(` ${r.result}`);
+      if (typeof rep.result === 'string') bits.push(` ${rep.result}`);
       if (bits.length) return h('span', { class: 'muted' }, bits);
     }
     const prog = progressText(j.progress);
@@ -837,9 +849,14 @@
     return by;
   }
 
-  // True when a drill report is the run summarised by status.drills[].last (or there is none).
+  function sameReport(a, b) {
+    if (a.id && b.id) return a.id === b.id;
+    return a.started === b.started && a.drill === b.drill;
+  }
+
+  // True when a drill report is the run summarised by status.drills[].last.
   function sameRun(last, rep) {
-    if (!last) return true;
+    if (!last) return false;
     const at = parseTime(last.at);
     if (at === null) return true;
     return [rep.finished, rep.started].some((t) => {
@@ -876,17 +893,20 @@
     const canRun = allows('operator');
     render('drills', names.map((name) => {
       const sd = list(st && st.drills).find((d) => d && d.name === name) || {};
-      const last = sd.last || null;
+      // status.drills[].last is either the newest report itself (its `result`, `started`,
+      // `failures`, `checks`) or a summary `{at, passed, rto_seconds, rpo_seconds,
+      // failed_checks}`; GET /drills adds older reports for the history.
+      const lastRaw = sd.last && typeof sd.last === 'object' ? sd.last : null;
+      const lastIsReport = !!(lastRaw && typeof lastRaw.result === 'string');
       const history = reports.get(name) || [];
-      const rep = history[0] || null;
+      if (lastIsReport && !history.some((r) => sameReport(r, lastRaw))) history.unshift(lastRaw);
+      const rep = lastIsReport ? lastRaw : history.find((r) => sameRun(lastRaw, r)) || (lastRaw ? null : history[0] || null);
       let result = null;
-      if (last && typeof last.passed === 'boolean') result = last.passed ? 'passed' : 'failed';
-      else if (rep && rep.result) result = str(rep.result);
-      const at = (last && last.at) || (rep && (rep.finished || rep.started));
-      // The report's failures are the detailed form of status' failed_checks: used when the
-      // report is the run that status calls the last one.
+      if (rep && rep.result) result = str(rep.result);
+      else if (lastRaw && typeof lastRaw.passed === 'boolean') result = lastRaw.passed ? 'passed' : 'failed';
+      const at = rep ? rep.finished || rep.started : lastRaw && lastRaw.at;
       const failed = [];
-      if (rep && sameRun(last, rep)) {
+      if (rep) {
         for (const f of list(rep.failures)) failed.push(str(f));
         if (!failed.length) {
           for (const c of list(rep.checks)) {
@@ -895,14 +915,19 @@
         }
         if (rep.error && !failed.includes(rep.error)) failed.unshift(str(rep.error));
       } else {
-        for (const c of list(last && last.failed_checks)) {
+        for (const c of list(lastRaw && lastRaw.failed_checks)) {
           failed.push(typeof c === 'string' ? c : str(c && (c.detail ? `${str(c.name || c.kind)}: ${str(c.detail)}` : c.name || c.kind)));
         }
       }
-      const rto = last && num(last.rto_seconds) !== null ? last.rto_seconds : rep && rep.rto_seconds;
-      const rpo = last && num(last.rpo_seconds) !== null ? last.rpo_seconds : rep && rep.rpo_seconds;
-      const rtoTarget = last && num(last.rto_target_seconds) !== null ? last.rto_target_seconds : rep && rep.rto_target_seconds;
-      const rpoTarget = last && num(last.rpo_target_seconds) !== null ? last.rpo_target_seconds : rep && rep.rpo_target_seconds;
+      const pick = (field) => {
+        for (const o of [rep, lastRaw]) if (o && num(o[field]) !== null) return o[field];
+        return null;
+      };
+      const rto = pick('rto_seconds');
+      const rpo = pick('rpo_seconds');
+      const rtoTarget = num(sd.rto_target_seconds) ?? pick('rto_target_seconds');
+      const rpoTarget = num(sd.rpo_target_seconds) ?? pick('rpo_target_seconds');
+      const source = sd.source || (rep && rep.source);
       const running = runningFor('drill', name);
       const pending = state.pending.has(`drill:${name}`);
       const resultCls = result === 'passed' ? 'drill-passed' : result ? 'drill-failed' : 'drill-none';
@@ -911,7 +936,7 @@
         h('div', { class: 'item-row' },
           h('div', { class: 'item-title' },
             h('strong', null, name),
-            rep && rep.source ? h('span', { class: 'muted' }, ` · ${str(rep.source)}`) : '',
+            source ? h('span', { class: 'muted' }, ` · ${str(source)}`) : '',
             ' ',
             result ? pill(result, result === 'passed' ? 'pill-ok' : 'pill-bad') : pill('never run', 'pill-muted')),
           canRun ? h('button', {
@@ -944,7 +969,9 @@
             h('span', { class: ['status-dot', reachable ? 'dot-ok' : 'dot-bad'], title: reachable ? 'reachable' : 'unreachable' }),
             h('strong', null, str(r.name)),
             r.mode && r.mode !== 'normal' ? [' ', pill(str(r.mode), 'pill-warn')] : ''),
-          h('span', { class: 'muted small' }, `${fmtBytes(r.size_bytes)} · ${num(r.snapshots) === null ? '—' : fmtCount(r.snapshots)} snapshots`)),
+          reachable
+            ? h('span', { class: 'muted small' }, `${fmtBytes(r.size_bytes)} · ${num(r.snapshots) === null ? '—' : fmtCount(r.snapshots)} snapshots`)
+            : h('span', { class: 'small text-bad' }, 'unreachable')),
         h('div', { class: 'item-sub' },
           check && check.at ? ['checked ', timeEl(check.at), check.ok === false
             ? h('span', { class: 'text-bad' }, ` · ${fmtCount(check.errors)} errors`)
