@@ -94,4 +94,7 @@ pub enum Command {
     /// crashed (exit 5) and name the newest restore point
     #[command(subcommand)]
     App(cmd::app::AppCommand),
+    /// The daemon: schedules, an authenticated HTTP API, metrics, notifications and a
+    /// dashboard (foreground; `daemon token add` makes API tokens)
+    Daemon(cmd::daemon::DaemonArgs),
 }

@@ -13,21 +13,31 @@ use cli::{Cli, Command};
 use session::Session;
 
 fn main() {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    // The daemon logs what it does (with times); commands only warnings.
+    let daemon = matches!(cli.command, Command::Daemon(_));
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| if daemon { "info" } else { "warn" }.into()),
         )
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .init();
-    let cli = Cli::parse();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    if daemon {
+        logs.init();
+    } else {
+        logs.without_time().init();
+    }
     let code = match Session::new(&cli) {
         Ok(session) => {
             // wal-push and wal-fetch are PostgreSQL's archive/restore commands: the server
             // stops them with a signal and expects them to die of it, so they keep the default.
-            if !matches!(cli.command, Command::WalPush(_) | Command::WalFetch(_)) {
+            // The daemon handles its signals itself (SIGTERM: clean shutdown; SIGHUP: reload).
+            if !matches!(
+                cli.command,
+                Command::WalPush(_) | Command::WalFetch(_) | Command::Daemon(_)
+            ) {
                 session.cancel_on_signals();
             }
             let result = run(&session, &cli.command);
@@ -69,5 +79,6 @@ fn run(s: &Session, command: &Command) -> anyhow::Result<i32> {
         Command::Drill(c) => cmd::drill::run(s, c),
         Command::RestorePoint(c) => cmd::restore_point::run(s, c),
         Command::App(c) => cmd::app::run(s, c),
+        Command::Daemon(a) => cmd::daemon::run(s, a),
     }
 }

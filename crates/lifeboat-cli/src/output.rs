@@ -114,27 +114,8 @@ pub fn snapshot_what(s: &Snapshot) -> String {
     }
 }
 
-/// The stable JSON form of a snapshot (documented in README).
-pub fn snapshot_json(e: &SnapshotEntry) -> serde_json::Value {
-    let s = &e.snapshot;
-    serde_json::json!({
-        "id": e.id,
-        "short_id": e.short_id(),
-        "time": s.time,
-        "hostname": s.hostname,
-        "username": s.username,
-        "source": s.source,
-        "paths": s.paths,
-        "stream": s.stream,
-        "tags": s.tags,
-        "parent": s.parent,
-        "tree": s.tree.to_hex(),
-        "summary": s.summary,
-        "extra": s.extra,
-        "dictionary": s.dictionary,
-        "program_version": s.program_version,
-    })
-}
+/// The `snapshots --json` form of a snapshot (shared with the daemon's API).
+pub use lifeboat_ops::list::snapshot_json;
 
 /// Human table of snapshots; `drills` marks those whose last drill passed or failed.
 pub fn snapshot_table(

@@ -103,7 +103,12 @@ pub fn error(command: &Command, e: &anyhow::Error) -> i32 {
             _ => EXIT_ERROR,
         };
     }
-    if e.downcast_ref::<lifeboat_config::ConfigError>().is_some() {
+    if e.downcast_ref::<lifeboat_config::ConfigError>().is_some()
+        || matches!(
+            e.downcast_ref::<lifeboat_daemon::DaemonError>(),
+            Some(lifeboat_daemon::DaemonError::Config(_))
+        )
+    {
         return EXIT_CONFIG;
     }
     if let Some(p) = e.downcast_ref::<lifeboat_config::PasswordError>() {

@@ -34,12 +34,17 @@
 
 #![warn(missing_docs)]
 
+mod daemon;
 mod duration;
 mod error;
 mod model;
 mod parse;
 mod password;
 
+pub use daemon::{
+    Channel, DaemonConfig, Notification, Retry, Role, Schedule, ScheduledJob, Token, When,
+    DEFAULT_EVENTS, DEFAULT_LISTEN, DEFAULT_STATE_DIR, EVENTS, JOB_KINDS,
+};
 pub use duration::{format_duration, parse_duration, parse_keep_within, DurationError};
 pub use error::{ConfigError, Problem, Section};
 pub use model::{
@@ -95,16 +100,16 @@ pub struct Config {
     pub sources: BTreeMap<String, Source>,
     /// `[retention.NAME]`, by name.
     pub retention: BTreeMap<String, RetentionPolicy>,
-    /// `[schedules.NAME]`, reserved: kept as written, to be given meaning by the scheduler.
-    pub schedules: BTreeMap<String, toml::Table>,
+    /// `[schedules.NAME]`: what the daemon runs when.
+    pub schedules: BTreeMap<String, Schedule>,
     /// `[drills.NAME]`: restore drills.
     pub drills: BTreeMap<String, Drill>,
     /// `[targets.NAME]`: RPO/RTO targets per source (keyed by source name).
     pub targets: BTreeMap<String, Target>,
-    /// `[notifications.NAME]`, reserved: kept as written, for alert channels.
-    pub notifications: BTreeMap<String, toml::Table>,
-    /// `[daemon]`, reserved: kept as written (empty when absent), for the future daemon.
-    pub daemon: toml::Table,
+    /// `[notifications.NAME]`: where the daemon sends events.
+    pub notifications: BTreeMap<String, Notification>,
+    /// `[daemon]`: the daemon's own settings (defaults when absent).
+    pub daemon: DaemonConfig,
     /// `[restore_points]`: the commands around `lifeboat restore-point create`.
     pub restore_points: RestorePoints,
 }

@@ -19,6 +19,8 @@ use toml::Spanned;
 
 type Span = Range<usize>;
 
+mod daemon;
+
 const TOP_LEVEL: &[&str] = &[
     "repositories",
     "sources",
@@ -479,7 +481,6 @@ impl<'a> Parser<'a> {
             }],
         };
         let doc = DeTable::parse(text).map_err(syntax)?;
-        let raw: toml::Table = toml::from_str(text).map_err(syntax)?;
         let doc = doc.get_ref();
         let mut config = Config {
             path: self.path.to_path_buf(),
@@ -490,7 +491,7 @@ impl<'a> Parser<'a> {
             drills: BTreeMap::new(),
             targets: BTreeMap::new(),
             notifications: BTreeMap::new(),
-            daemon: toml::Table::new(),
+            daemon: crate::daemon::DaemonConfig::default(),
             restore_points: RestorePoints::default(),
         };
 
@@ -605,24 +606,35 @@ impl<'a> Parser<'a> {
             }
         }
 
-        // Reserved sections, kept as they are.
-        let reserved: [(&str, &mut BTreeMap<String, toml::Table>); 2] = [
-            ("schedules", &mut config.schedules),
-            ("notifications", &mut config.notifications),
-        ];
-        for (section, map) in reserved {
-            for (name, _) in self.entries(doc, section) {
-                if let Some(table) = raw
-                    .get(section)
-                    .and_then(|v| v.get(&name))
-                    .and_then(toml::Value::as_table)
-                {
-                    map.insert(name, table.clone());
-                }
+        // The daemon's sections.
+        if let Some((key, value)) = doc.iter().find(|(k, _)| k.get_ref().as_ref() == "daemon") {
+            if let DeValue::Table(t) = value.get_ref() {
+                let sec = Sec {
+                    table: t,
+                    name: "daemon".into(),
+                    header: key.span(),
+                };
+                config.daemon = self.daemon(&sec);
             }
         }
-        if let Some(toml::Value::Table(daemon)) = raw.get("daemon") {
-            config.daemon = daemon.clone();
+        let mut refs = Vec::new();
+        for (name, sec) in self.entries(doc, "schedules") {
+            if let Some(schedule) = self.schedule(&name, &sec, &mut refs) {
+                config.schedules.insert(name, schedule);
+            }
+        }
+        let declared_names = daemon::DeclaredNames {
+            sources: source_secs.iter().map(|(n, _)| n.clone()).collect(),
+            repositories: declared.iter().map(|n| n.to_string()).collect(),
+        };
+        self.schedule_refs(refs, &config, &declared_names);
+        for (name, sec) in self.entries(doc, "notifications") {
+            if let Some((key, _)) = sec.entry("command") {
+                command_spans.push(key.span());
+            }
+            if let Some(n) = self.notification(&name, &sec) {
+                config.notifications.insert(name, n);
+            }
         }
         if let Some((key, value)) = doc
             .iter()

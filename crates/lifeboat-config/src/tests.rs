@@ -104,7 +104,29 @@ fn example_file_parses() {
         CountRows::Tables(vec!["public.orders".into(), "public.customers".into()])
     );
 
-    assert_eq!(config.schedules["nightly"]["at"].as_str(), Some("02:30"));
+    let nightly = &config.schedules["nightly"];
+    assert_eq!(
+        nightly.job,
+        ScheduledJob::Backup {
+            source: "shop".into()
+        }
+    );
+    assert_eq!(
+        nightly.when,
+        When::Cron {
+            expression: "30 2 * * *".into(),
+            timezone: "Europe/Berlin".into()
+        }
+    );
+    assert!(nightly.catch_up);
+    assert_eq!(nightly.retry.attempts, 3);
+    assert_eq!(nightly.retry.delay(2), Duration::from_secs(60));
+    assert_eq!(nightly.retry.delay(3), Duration::from_secs(120));
+    assert_eq!(nightly.retry.delay(30), Duration::from_secs(1800));
+    assert_eq!(
+        config.schedules["app-hourly"].when,
+        When::Every(Duration::from_secs(3600))
+    );
     assert_eq!(
         config.targets["shop"],
         Target {
@@ -167,8 +189,12 @@ fn example_file_parses() {
         config.drills.keys().collect::<Vec<_>>(),
         ["app-files", "notes-daily", "pg-pitr", "shop-weekly"]
     );
-    assert!(config.notifications.contains_key("ops"));
-    assert_eq!(config.daemon["listen"].as_str(), Some("127.0.0.1:9187"));
+    assert!(matches!(
+        config.notifications["ops"].channel,
+        Channel::Webhook { slack: true, .. }
+    ));
+    assert_eq!(config.daemon.listen.to_string(), "127.0.0.1:9187");
+    assert_eq!(config.daemon.tokens["ci"].role, Role::Operator);
 }
 
 #[test]
@@ -222,7 +248,7 @@ prune = true
 "#;
     let config = Config::parse(text, FILE).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.sources.len(), 4);
-    assert!(config.daemon.is_empty());
+    assert_eq!(config.daemon, DaemonConfig::default());
 }
 
 #[test]
@@ -754,17 +780,30 @@ fn wal_source_by_data_directory_else_the_only_one() {
 }
 
 #[test]
-fn reserved_sections_are_kept() {
-    let text = "[schedules.s]\nanything = { goes = [1, 2] }\n[daemon]\nx = 1\n";
-    let config = Config::parse(text, FILE).unwrap();
-    assert_eq!(
-        config.schedules["s"]["anything"]["goes"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
-    assert_eq!(config.daemon["x"].as_integer(), Some(1));
+fn daemon_sections_are_checked() {
+    let base = format!("{MINIMAL}\n");
+    let ps = problems(&format!(
+        "{base}[schedules.s]\njob = \"backup\"\nsource = \"nope\"\nevery = \"1m\"\n"
+    ));
+    assert!(ps[0].message.contains("source 'nope'"), "{ps:?}");
+    let ps = problems(&format!(
+        "{base}[schedules.s]\njob = \"prune\"\nrepository = \"main\"\ncron = \"nonsense\"\n"
+    ));
+    assert_eq!(ps[0].key.as_deref(), Some("schedules.s.cron"), "{ps:?}");
+    let ps = problems(&format!(
+        "{base}[schedules.s]\njob = \"prune\"\nrepository = \"main\"\n"
+    ));
+    assert!(ps[0].message.contains("needs 'cron'"), "{ps:?}");
+    let ps = problems(&format!("{base}[daemon]\nlisten = \"0.0.0.0:8420\"\n"));
+    assert!(ps[0].message.contains("tls_cert"), "{ps:?}");
+    let ps = problems(&format!(
+        "{base}[daemon.tokens.x]\nrole = \"root\"\nhash = \"abc\"\n"
+    ));
+    assert_eq!(ps.len(), 2, "{ps:?}");
+    let ps = problems(&format!(
+        "{base}[notifications.n]\nkind = \"webhook\"\nurl = \"http://x\"\nevents = [\"nope\"]\n"
+    ));
+    assert!(ps[0].message.contains("unknown event"), "{ps:?}");
     let ps = problems("[schedules]\ns = 1\n");
     assert_eq!(ps[0].key.as_deref(), Some("schedules.s"));
     let ps = problems("daemon = 1\n");

@@ -52,6 +52,7 @@ impl SourceRequest {
             SourceKind::Command(c) => SourceRequest::Command(StreamRequest {
                 name: c.stream_name.clone(),
                 command: c.command.clone(),
+                content_type: None,
                 labels,
             }),
             SourceKind::Postgres(pg) => SourceRequest::Postgres(PostgresRequest {

@@ -58,8 +58,8 @@ fn state_dir(s: &Session, given: &Option<PathBuf>) -> Result<PathBuf> {
         return Ok(PathBuf::from(d));
     }
     if let Some(c) = s.config()? {
-        if let Some(d) = c.daemon.get("state_dir").and_then(|v| v.as_str()) {
-            return Ok(PathBuf::from(d));
+        if let Some(d) = &c.daemon.state_dir {
+            return Ok(d.clone());
         }
     }
     Ok(PathBuf::from(DEFAULT_STATE_DIR))

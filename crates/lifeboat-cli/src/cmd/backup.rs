@@ -112,6 +112,7 @@ pub fn run(s: &Session, a: &BackupArgs) -> Result<i32> {
         let req = StreamRequest {
             name: f.stdin_name.clone().unwrap_or_default(),
             command: f.command.clone(),
+            content_type: None,
             labels,
         };
         if f.stdin_from_command {

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod check;
 pub mod config;
 pub mod copy;
+pub mod daemon;
 pub mod drill;
 pub mod dump;
 pub mod forget;

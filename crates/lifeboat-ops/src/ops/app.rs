@@ -167,6 +167,41 @@ pub fn start(state_dir: &Path, name: &str, pid: u32, stale_after: Duration) -> R
     })
 }
 
+/// Every application's record with whether its last run is still going (or crashed):
+/// `running` is true when the record has no stop after its start.
+pub fn list(state_dir: &Path) -> Result<Vec<serde_json::Value>> {
+    let dir = state_dir.join("apps");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err("reading", &dir, e)),
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".json")
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        if let Some(r) = read(state_dir, &name)? {
+            let running = r.stopped.as_ref().is_none_or(|s| *s < r.started);
+            out.push(serde_json::json!({
+                "name": r.name,
+                "started": r.started,
+                "pid": r.pid,
+                "stopped": r.stopped,
+                "running": running,
+            }));
+        }
+    }
+    Ok(out)
+}
+
 /// Records a clean shutdown of `name`.
 pub fn stop(state_dir: &Path, name: &str) -> Result<AppRecord> {
     valid_name(name)?;

@@ -166,6 +166,9 @@ pub struct StreamRequest {
     pub name: String,
     /// For a command's output: the command and its arguments (run without a shell).
     pub command: Vec<String>,
+    /// The stream's media type, when its producer gave one (an HTTP upload's `type`);
+    /// recorded in the snapshot as `extra.content_type`.
+    pub content_type: Option<String>,
     /// Tags and host.
     #[serde(flatten)]
     pub labels: SnapshotLabels,
@@ -192,11 +195,17 @@ pub fn stream(
     let rec = stream_record(ctx, repo, req);
     journaled(ctx, rec, |rec| {
         modes::require(repo, Operation::BackupStream)?;
+        let mut options = req.labels.options();
+        if let Some(t) = &req.content_type {
+            options
+                .extra
+                .insert("content_type".into(), serde_json::Value::String(t.clone()));
+        }
         let report: BackupReport = backup::backup_stream(
             repo,
             &req.name,
             reader,
-            &req.labels.options(),
+            &options,
             ctx.progress.clone(),
             |_| Ok(Default::default()),
         )?

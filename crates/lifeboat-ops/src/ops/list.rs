@@ -68,3 +68,25 @@ pub fn stats(_ctx: &Context, repo: &Repository) -> Result<Stats> {
     modes::require(repo, Operation::List)?;
     Ok(lifeboat_core::stats::stats(repo)?)
 }
+
+/// The stable JSON form of a snapshot (documented in README).
+pub fn snapshot_json(e: &SnapshotEntry) -> serde_json::Value {
+    let s = &e.snapshot;
+    serde_json::json!({
+        "id": e.id,
+        "short_id": e.short_id(),
+        "time": s.time,
+        "hostname": s.hostname,
+        "username": s.username,
+        "source": s.source,
+        "paths": s.paths,
+        "stream": s.stream,
+        "tags": s.tags,
+        "parent": s.parent,
+        "tree": s.tree.to_hex(),
+        "summary": s.summary,
+        "extra": s.extra,
+        "dictionary": s.dictionary,
+        "program_version": s.program_version,
+    })
+}
