@@ -29,6 +29,7 @@
     learnedRole: null, // set when the daemon answered 403 and status has no role
     pending: new Set(), // "backup:NAME", "drill:NAME", "cancel:ID" while a request is in flight
     snapBusy: false,
+    mediumBusy: false,
     snapAgain: false,
     lastOk: null,
     connError: null,
@@ -429,8 +430,20 @@
     } else if (st.reason && st.reason.message !== 'stale') {
       state.connError = errText(st.reason);
     }
-    if (jobs.status === 'fulfilled') state.jobs = list(jobs.value);
+    if (jobs.status === 'fulfilled') {
+      const sig = (js) => js.map((j) => `${str(j && j.id)}:${str(j && j.state)}`).join(',');
+      const changed = state.jobs !== null && sig(state.jobs) !== sig(list(jobs.value));
+      state.jobs = list(jobs.value);
+      // A job started or ended: its journal record and drill report are new.
+      if (changed) refreshMediumNow();
+    }
     renderAll();
+  }
+
+  function refreshMediumNow() {
+    if (state.mediumBusy) return;
+    state.mediumBusy = true;
+    refreshMedium().catch(() => {}).finally(() => { state.mediumBusy = false; });
   }
 
   async function refreshMedium() {
@@ -970,7 +983,7 @@
             h('strong', null, str(r.name)),
             r.mode && r.mode !== 'normal' ? [' ', pill(str(r.mode), 'pill-warn')] : ''),
           reachable
-            ? h('span', { class: 'muted small' }, `${fmtBytes(r.size_bytes)} · ${num(r.snapshots) === null ? '—' : fmtCount(r.snapshots)} snapshots`)
+            ? h('span', { class: 'muted small' }, `${fmtBytes(r.size_bytes)} · ${num(r.snapshots) === null ? '—' : fmtCount(r.snapshots)} snapshot${r.snapshots === 1 ? '' : 's'}`)
             : h('span', { class: 'small text-bad' }, 'unreachable')),
         h('div', { class: 'item-sub' },
           check && check.at ? ['checked ', timeEl(check.at), check.ok === false
