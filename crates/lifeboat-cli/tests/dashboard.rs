@@ -1,17 +1,21 @@
 //! The dashboard in a real browser: a real `lifeboat daemon` (files source, local repository,
-//! an operator token) on a loopback port, headless Chromium driven through chromedriver
-//! (WebDriver, `thirtyfour`). It signs in with a wrong token (refused), then with the operator
-//! token, clicks "Back up now" on the source's row and waits until the row shows the new
-//! snapshot, the job history shows the backup as succeeded and the journal tail its record. A screenshot of the page is
-//! saved to `TARGET_DIR/test-artifacts/dashboard.png` (and the whole page to
-//! `dashboard-full.png`).
+//! tokens of each role; `daemon_env`) on a loopback port, headless Chromium driven through
+//! chromedriver (WebDriver, `thirtyfour`). It signs in with a wrong token (refused), then with
+//! the operator token, clicks "Back up now" on the source's row and waits until the row shows
+//! the new snapshot, the job history shows the backup as succeeded and the journal tail its
+//! record; then signs out and in with the read token, which sees the same row without buttons.
+//! A screenshot is saved to `TARGET_DIR/test-artifacts/dashboard.png` (1280×900; the whole
+//! page in `dashboard-full.png`).
 //!
 //! Chromium and chromedriver are Debian packages (`scripts/test.sh` installs them); without
 //! them this test fails, it never skips.
 
+mod daemon_env;
+
 use anyhow::{bail, ensure, Context as _, Result};
+use daemon_env::{free_port, Setup, Tokens};
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -88,185 +92,26 @@ impl Drop for Proc {
     }
 }
 
-/// Starts `cmd`, collecting its stderr (and stdout) lines; `ready` is sent the first line
-/// for which `want` returns something.
-fn spawn(
-    name: &'static str,
-    mut cmd: Command,
-    want: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
-) -> Result<(Proc, std::sync::mpsc::Receiver<String>)> {
+/// Starts `cmd`, collecting its output lines (shown when something goes wrong).
+fn spawn(name: &'static str, mut cmd: Command) -> Result<Proc> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().with_context(|| format!("starting {name}"))?;
     let log = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let want = Arc::new(want);
-    for stream in [
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let (log, tx, want) = (log.clone(), tx.clone(), want.clone());
+    let streams: Vec<Box<dyn std::io::Read + Send>> = vec![
+        Box::new(child.stderr.take().context("stderr")?),
+        Box::new(child.stdout.take().context("stdout")?),
+    ];
+    for stream in streams {
+        let log = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
-                if let Some(v) = want(&line) {
-                    let _ = tx.send(v);
-                }
                 log.lock().unwrap().push(line);
             }
         });
     }
-    Ok((Proc { name, child, log }, rx))
-}
-
-/// The lifeboat binary with a clean environment.
-fn lifeboat(home: &Path) -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin("lifeboat"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("LIFEBOAT_INSECURE_TEST_KDF", "1")
-        .env("LIFEBOAT_LOCK_WAIT", "2")
-        .env("RUST_LOG", "info");
-    c
-}
-
-fn run_ok(mut c: Command, what: &str) -> Result<Vec<u8>> {
-    let out = c.output().with_context(|| format!("running {what}"))?;
-    ensure!(
-        out.status.success(),
-        "{what} failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(out.stdout)
-}
-
-/// A free loopback port (for chromedriver, which takes a port number).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// The test's world: a repository, a files source, a daemon with an operator token.
-struct World {
-    _dir: tempfile::TempDir,
-    home: PathBuf,
-    repo: PathBuf,
-    url: String,
-    token: String,
-    daemon: Proc,
-}
-
-fn world() -> Result<World> {
-    let dir = tempfile::tempdir()?;
-    let root = dir.path().to_path_buf();
-    let repo = root.join("repo");
-    let src = root.join("app");
-    std::fs::create_dir_all(src.join("sub"))?;
-    std::fs::write(src.join("hello.txt"), "hello, dashboard\n")?;
-    std::fs::write(src.join("sub/data.bin"), vec![42u8; 256 * 1024])?;
-    let pass = root.join("repo.pass");
-    std::fs::write(&pass, "correct horse\n")?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600))?;
-    }
-
-    let mut init = lifeboat(&root);
-    init.arg("init")
-        .env("LIFEBOAT_REPOSITORY", &repo)
-        .env("LIFEBOAT_PASSWORD", "correct horse");
-    run_ok(init, "lifeboat init")?;
-
-    let mut add = lifeboat(&root);
-    add.args([
-        "daemon", "token", "add", "dash", "--role", "operator", "--json",
-    ]);
-    let tok: serde_json::Value =
-        serde_json::from_slice(&run_ok(add, "lifeboat daemon token add")?)?;
-    let token = tok["token"]
-        .as_str()
-        .context("token in the JSON")?
-        .to_string();
-    let hash = tok["hash"]
-        .as_str()
-        .context("hash in the JSON")?
-        .to_string();
-    ensure!(tok["role"] == "operator", "token JSON: {tok}");
-
-    let config = root.join("lifeboat.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[repositories.main]
-url = "{repo}"
-password_file = "{pass}"
-
-[sources.app]
-kind = "files"
-paths = ["{src}"]
-repository = "main"
-
-[targets.app]
-rpo = "1h"
-rto = "10m"
-
-[drills.app-restore]
-source = "app"
-scratch_dir = "{scratch}"
-
-[daemon]
-listen = "127.0.0.1:0"
-state_dir = "{state}"
-
-[daemon.tokens.dash]
-role = "operator"
-hash = "{hash}"
-"#,
-            repo = repo.display(),
-            pass = pass.display(),
-            src = src.display(),
-            scratch = root.join("scratch").display(),
-            state = root.join("state").display(),
-        ),
-    )?;
-
-    let mut cmd = lifeboat(&root);
-    cmd.arg("--config").arg(&config).arg("daemon");
-    let (daemon, ready) = spawn("lifeboat daemon", cmd, |line| {
-        line.split("lifeboat daemon listening on ")
-            .nth(1)
-            .map(|u| u.trim().to_string())
-    })?;
-    let url = match ready.recv_timeout(Duration::from_secs(30)) {
-        Ok(u) => u,
-        Err(_) => bail!("the daemon did not start listening:\n{}", daemon.log()),
-    };
-    let url = if url.ends_with('/') {
-        url
-    } else {
-        format!("{url}/")
-    };
-    Ok(World {
-        _dir: dir,
-        home: root,
-        repo,
-        url,
-        token,
-        daemon,
-    })
+    Ok(Proc { name, child, log })
 }
 
 /// Polls `check` every 250 ms until it gives `Some`, for at most `limit`.
@@ -296,8 +141,8 @@ async fn text_of(driver: &WebDriver, css: &str) -> Result<Option<String>> {
 }
 
 /// What the test does in the browser; returns the snapshot id the row showed.
-async fn scenario(driver: &WebDriver, w: &World) -> Result<String> {
-    driver.goto(&w.url).await?;
+async fn scenario(driver: &WebDriver, url: &str, tokens: &Tokens) -> Result<String> {
+    driver.goto(url).await?;
 
     // No token yet: the sign-in form.
     let token_input = driver.find(By::Id("token")).await?;
@@ -339,7 +184,7 @@ async fn scenario(driver: &WebDriver, w: &World) -> Result<String> {
     // The operator token signs in.
     let token_input = driver.find(By::Id("token")).await?;
     token_input.clear().await?;
-    token_input.send_keys(w.token.as_str()).await?;
+    token_input.send_keys(tokens.operator.as_str()).await?;
     driver.find(By::Id("login")).await?.click().await?;
     let row_css = r#"#sources tr[data-source="app"]"#;
     wait_for(Duration::from_secs(15), "the source's row", || async {
@@ -360,7 +205,7 @@ async fn scenario(driver: &WebDriver, w: &World) -> Result<String> {
         .json()
         .clone();
     ensure!(
-        stored == w.token.as_str(),
+        stored == tokens.operator.as_str(),
         "the token is kept in sessionStorage"
     );
     ensure!(
@@ -467,16 +312,71 @@ async fn scenario(driver: &WebDriver, w: &World) -> Result<String> {
     Ok(snapshot)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboard_signs_in_and_backs_up_a_source_in_a_real_browser() {
+/// Signs out, then in with the read token: the same data, no buttons that change anything.
+async fn read_only(driver: &WebDriver, tokens: &Tokens, snapshot: &str) -> Result<()> {
+    driver.find(By::Id("logout")).await?.click().await?;
+    let token_input = driver.find(By::Id("token")).await?;
+    ensure!(
+        token_input.is_displayed().await?,
+        "signing out shows the form"
+    );
+    let stored: serde_json::Value = driver
+        .execute("return sessionStorage.getItem('lifeboat.token');", vec![])
+        .await?
+        .json()
+        .clone();
+    ensure!(stored.is_null(), "signing out forgets the token: {stored}");
+    token_input.send_keys(tokens.read.as_str()).await?;
+    driver.find(By::Id("login")).await?.click().await?;
+    let row_css = r#"#sources tr[data-source="app"]"#;
+    let shown = wait_for(
+        Duration::from_secs(15),
+        "the row for the read token",
+        || async { text_of(driver, &format!("{row_css} td.snapshot code")).await },
+    )
+    .await?;
+    ensure!(
+        shown == snapshot,
+        "the read token sees snapshot {shown}, not {snapshot}"
+    );
+    ensure!(
+        text_of(driver, "#role")
+            .await?
+            .as_deref()
+            .map(str::to_lowercase)
+            == Some("read".into()),
+        "the role badge shows the read role"
+    );
+    ensure!(
+        driver
+            .find_all(By::Css("button.backup-now"))
+            .await?
+            .is_empty()
+            && driver
+                .find_all(By::Css("button.run-drill"))
+                .await?
+                .is_empty(),
+        "a read token sees no Back up now / Run drill buttons"
+    );
+    Ok(())
+}
+
+#[test]
+fn dashboard_signs_in_and_backs_up_a_source_in_a_real_browser() {
     let t0 = Instant::now();
     let (chromium, chromedriver) = browser();
-    let w = world().expect("the daemon");
+    let s = Setup::new();
+    s.config(&format!(
+        "[targets.app]\nrpo = \"1h\"\nrto = \"10m\"\n\n[drills.app-restore]\nsource = \"app\"\nscratch_dir = \"{}\"\n",
+        s.path().join("scratch").display()
+    ));
+    let daemon = s.start();
+    let url = format!("{}/", daemon.base);
 
     let port = free_port();
     let mut cmd = Command::new(&chromedriver);
     cmd.arg(format!("--port={port}"));
-    let (driver_proc, _ready) = spawn("chromedriver", cmd, |_| None).expect("chromedriver");
+    let driver_proc = spawn("chromedriver", cmd).expect("chromedriver");
     let started = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -487,47 +387,58 @@ async fn dashboard_signs_in_and_backs_up_a_source_in_a_real_browser() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    let mut caps = DesiredCapabilities::chrome();
-    caps.set_binary(&chromium.display().to_string()).unwrap();
-    for arg in [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
-        "--hide-scrollbars",
-    ] {
-        caps.add_arg(arg).unwrap();
-    }
-    let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps)
-        .await
-        .unwrap_or_else(|e| panic!("a browser session: {e}\n{}", driver_proc.log()));
-
-    let result = scenario(&driver, &w).await;
-
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
     let dir = artifacts_dir();
     std::fs::create_dir_all(&dir).expect("artifacts directory");
     let shot = dir.join("dashboard.png");
     let full = dir.join("dashboard-full.png");
-    let shots = async {
-        driver.execute("window.scrollTo(0, 0);", vec![]).await?;
-        driver.screenshot(&shot).await?;
-        // The whole page: the window as tall as the document.
-        let h = driver
-            .execute("return document.documentElement.scrollHeight;", vec![])
-            .await?
-            .json()
-            .as_i64()
-            .unwrap_or(900);
-        driver
-            .set_window_rect(0, 0, 1280, (h + 120).min(4000) as u32)
-            .await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        driver.screenshot(&full).await?;
-        Ok::<_, WebDriverError>(())
-    }
-    .await;
-    let _ = driver.quit().await;
+    let (result, shots) = runtime
+        .block_on(async {
+            let mut caps = DesiredCapabilities::chrome();
+            caps.set_binary(&chromium.display().to_string())?;
+            for arg in [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--window-size=1280,900",
+                "--hide-scrollbars",
+            ] {
+                caps.add_arg(arg)?;
+            }
+            let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps).await?;
+            let result = scenario(&driver, &url, &s.tokens).await;
+            let shots = async {
+                driver.execute("window.scrollTo(0, 0);", vec![]).await?;
+                driver.screenshot(&shot).await?;
+                // The whole page: the window as tall as the document.
+                let h = driver
+                    .execute("return document.documentElement.scrollHeight;", vec![])
+                    .await?
+                    .json()
+                    .as_i64()
+                    .unwrap_or(900);
+                driver
+                    .set_window_rect(0, 0, 1280, (h + 120).clamp(900, 4000) as u32)
+                    .await?;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                driver.screenshot(&full).await?;
+                driver.set_window_rect(0, 0, 1280, 900).await?;
+                Ok::<_, WebDriverError>(())
+            }
+            .await;
+            let result = match result {
+                Ok(snap) => read_only(&driver, &s.tokens, &snap).await.map(|()| snap),
+                Err(e) => Err(e),
+            };
+            let _ = driver.quit().await;
+            Ok::<_, WebDriverError>((result, shots))
+        })
+        .unwrap_or_else(|e| panic!("the browser session: {e}\n{}", driver_proc.log()));
     drop(driver_proc);
 
     match &shots {
@@ -538,29 +449,29 @@ async fn dashboard_signs_in_and_backs_up_a_source_in_a_real_browser() {
         ),
         Err(e) => eprintln!("no screenshot: {e}"),
     }
-    if let Err(e) = result {
+    let snapshot = result.unwrap_or_else(|e| {
         panic!(
             "{e:#}\n\n--- daemon log ---\n{}\n(screenshot: {})",
-            w.daemon.log(),
+            daemon.log_text(),
             shot.display()
-        );
-    }
-    let snapshot = result.unwrap();
+        )
+    });
 
-    // The row's snapshot is the repository's newest snapshot.
-    let mut list = lifeboat(&w.home);
-    list.args(["snapshots", "--json"])
-        .env("LIFEBOAT_REPOSITORY", &w.repo)
-        .env("LIFEBOAT_PASSWORD", "correct horse");
-    let snaps: serde_json::Value =
-        serde_json::from_slice(&run_ok(list, "lifeboat snapshots").unwrap()).unwrap();
-    let snaps = snaps.as_array().cloned().unwrap_or_default();
-    assert_eq!(snaps.len(), 1, "one snapshot: {snaps:?}");
-    let id = snaps[0]["id"].as_str().unwrap();
-    assert!(
-        id.starts_with(&snapshot),
-        "the row shows {snapshot}, the repository has {id}"
-    );
+    // What the page showed is what the daemon says.
+    let status = daemon.get("/api/v1/status", &s.tokens.read);
+    let last = &status["sources"][0]["last_backup"];
+    assert_eq!(last["short_id"], snapshot.as_str(), "{status:#}");
+    let jobs = daemon.get("/api/v1/jobs?limit=10", &s.tokens.read);
+    let backups: Vec<_> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["job"] == "backup" && j["target"] == "app")
+        .collect();
+    assert_eq!(backups.len(), 1, "{jobs:#}");
+    assert_eq!(backups[0]["state"], "succeeded");
+    assert_eq!(backups[0]["trigger"], "api");
+    assert_eq!(backups[0]["actor"], "ci");
     shots.unwrap();
     println!("dashboard test took {:.1} s", t0.elapsed().as_secs_f64());
 }
