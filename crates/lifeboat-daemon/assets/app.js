@@ -661,13 +661,16 @@
     if (mode !== 'normal') {
       const repos = list(st.repositories).filter((r) => r && r.mode && r.mode !== 'normal')
         .map((r) => `${str(r.name)}: ${str(r.mode)}`);
+      // GET /mode: [{repository, mode, since}] (a reason when the daemon gives one).
       const reasons = list(Array.isArray(state.modes) ? state.modes : state.modes ? [state.modes] : [])
-        .filter((m) => m && m.reason).map((m) => (m.repository ? `${str(m.repository)}: ${str(m.reason)}` : str(m.reason)));
+        .filter((m) => m && m.mode !== 'normal' && (m.reason || m.since))
+        .map((m) => [m.repository ? `${str(m.repository)}: ` : '', m.reason ? str(m.reason) : str(m.mode),
+          m.since ? ` since ${fmtAbs(str(m.since))}` : ''].join(''));
       render('mode-banner',
         h('strong', null, `Mode: ${mode}. `),
         MODE_TEXT[mode] || 'Some operations are refused in this mode.',
         repos.length ? ` (${repos.join(', ')})` : '',
-        reasons.length ? h('span', { class: 'banner-detail' }, `Reason: ${reasons.join('; ')}`) : '');
+        reasons.length ? h('span', { class: 'banner-detail' }, reasons.join('; ')) : '');
       mb.className = `banner ${mode === 'read-only' ? 'banner-error' : 'banner-warn'}`;
       mb.hidden = false;
     } else {
