@@ -35,6 +35,17 @@ pub struct Caller {
     pub role: Role,
 }
 
+impl Caller {
+    /// The operations context of what this caller asks for: the token's name as the actor,
+    /// through the API.
+    pub fn context(&self) -> lifeboat_ops::Context {
+        lifeboat_ops::Context::new(lifeboat_ops::Actor {
+            user: self.name.clone(),
+            front_end: lifeboat_ops::FrontEnd::Api,
+        })
+    }
+}
+
 /// The configured token whose hash matches `presented`, if any.
 pub fn verify(tokens: &BTreeMap<String, Token>, presented: &str) -> Option<Caller> {
     let hash = hash_token(presented);

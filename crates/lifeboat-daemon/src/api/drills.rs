@@ -68,10 +68,7 @@ pub(super) async fn list(
             .collect();
         repos.sort();
         repos.dedup();
-        let ctx = lifeboat_ops::Context::new(lifeboat_ops::Actor {
-            user: caller.name.clone(),
-            front_end: lifeboat_ops::FrontEnd::Api,
-        });
+        let ctx = caller.context();
         let mut reports = Vec::new();
         for r in repos {
             let (repo, _) = crate::jobs::open(&config, &r)?;

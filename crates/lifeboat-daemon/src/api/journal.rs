@@ -26,10 +26,7 @@ pub(super) async fn list(
     let config = api.daemon.config();
     let out = blocking(move || {
         let (repo, _) = crate::jobs::open(&config, &name)?;
-        let ctx = lifeboat_ops::Context::new(lifeboat_ops::Actor {
-            user: caller.name.clone(),
-            front_end: lifeboat_ops::FrontEnd::Api,
-        });
+        let ctx = caller.context();
         let records = lifeboat_ops::journal::list(&ctx, &repo)?;
         Ok(records
             .iter()

@@ -23,13 +23,6 @@ fn names(api: &Shared, one: Option<&str>) -> Result<Vec<String>, ApiError> {
     }
 }
 
-fn ctx(who: &str) -> lifeboat_ops::Context {
-    lifeboat_ops::Context::new(lifeboat_ops::Actor {
-        user: who.to_string(),
-        front_end: lifeboat_ops::FrontEnd::Api,
-    })
-}
-
 pub(super) async fn show(
     State(api): State<Shared>,
     headers: HeaderMap,
@@ -44,7 +37,7 @@ pub(super) async fn show(
         let mut list = Vec::new();
         for r in repos {
             let (repo, _) = crate::jobs::open(&config, &r)?;
-            let m = lifeboat_ops::mode::show(&ctx(&caller.name), &repo)?;
+            let m = lifeboat_ops::mode::show(&caller.context(), &repo)?;
             list.push(json!({"repository": r, "mode": m.mode.name(), "since": m.since}));
         }
         Ok(list)
@@ -87,11 +80,12 @@ pub(super) async fn set(
     let config = api.daemon.config();
     let daemon = api.daemon.clone();
     let who = caller.name.clone();
+    let ctx = caller.context();
     let out = blocking(move || {
         let mut list = Vec::new();
         for r in repos {
             let (repo, _) = crate::jobs::open(&config, &r)?;
-            let rec = lifeboat_ops::mode::set(&ctx(&who), &repo, to)?;
+            let rec = lifeboat_ops::mode::set(&ctx, &repo, to)?;
             let mut ev = Event::new(
                 "mode_changed",
                 Some(&r),

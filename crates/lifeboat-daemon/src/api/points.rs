@@ -58,10 +58,7 @@ pub(super) async fn list(
     let config = api.daemon.config();
     let out = blocking(move || {
         let (repo, _) = crate::jobs::open(&config, &name)?;
-        let ctx = lifeboat_ops::Context::new(lifeboat_ops::Actor {
-            user: caller.name.clone(),
-            front_end: lifeboat_ops::FrontEnd::Api,
-        });
+        let ctx = caller.context();
         let points = lifeboat_ops::restore_point::list(&ctx, &repo)?;
         Ok(serde_json::to_value(points).unwrap_or(Value::Null))
     })

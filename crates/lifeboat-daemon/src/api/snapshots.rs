@@ -16,13 +16,6 @@ pub(super) struct ListQuery {
     repository: Option<String>,
 }
 
-fn ctx(caller: &crate::auth::Caller) -> lifeboat_ops::Context {
-    lifeboat_ops::Context::new(lifeboat_ops::Actor {
-        user: caller.name.clone(),
-        front_end: lifeboat_ops::FrontEnd::Api,
-    })
-}
-
 pub(super) async fn list(
     State(api): State<Shared>,
     headers: HeaderMap,
@@ -52,7 +45,7 @@ pub(super) async fn list(
             host: None,
             tags: q.tag.iter().cloned().collect(),
         };
-        let mut all = lifeboat_ops::list::snapshots(&ctx(&caller), &repo, &filter)?;
+        let mut all = lifeboat_ops::list::snapshots(&caller.context(), &repo, &filter)?;
         if let Some(s) = &source {
             all = lifeboat_drill::points::snapshots_of(&all, s, None);
         }
@@ -87,7 +80,7 @@ pub(super) async fn show(
     let repo_name = repository_name(&api, q.repository.as_deref())?;
     let out = blocking(move || {
         let (repo, _) = crate::jobs::open(&config, &repo_name)?;
-        let e = lifeboat_ops::list::snapshot(&ctx(&caller), &repo, &id)?;
+        let e = lifeboat_ops::list::snapshot(&caller.context(), &repo, &id)?;
         let mut v = snapshot_json(&e);
         v["repository"] = Value::String(repo_name);
         Ok(v)
