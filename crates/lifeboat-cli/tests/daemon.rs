@@ -553,8 +553,12 @@ fn a_non_loopback_listen_needs_tls_and_a_bad_config_does_not_start() {
 fn scheduled_forget_prune_check_and_copy_run_and_a_timeout_fails_the_run() {
     let s = Setup::new();
     let replica = s.path().join("replica");
-    let out = s.cli().arg("-r").arg(&replica).arg("init").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = s.cli_on(&replica).arg("init").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let retry = "retry = { attempts = 10, backoff = \"1s\", max_backoff = \"1s\" }";
     s.config(&format!(
         "{slow}[repositories.replica]\nurl = \"{}\"\npassword_file = \"{}\"\n\n[retention.keep2]\nkeep_last = 2\nrepository = \"main\"\n\n\
@@ -573,7 +577,10 @@ fn scheduled_forget_prune_check_and_copy_run_and_a_timeout_fails_the_run() {
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     loop {
         let runs = jobs(&d, t);
-        let ok = |job: &str| runs.iter().any(|j| j["job"] == job && j["state"] == "succeeded");
+        let ok = |job: &str| {
+            runs.iter()
+                .any(|j| j["job"] == job && j["state"] == "succeeded")
+        };
         let timed_out = runs.iter().any(|j| {
             j["schedule"] == "stuck"
                 && j["state"] == "failed"
@@ -582,13 +589,27 @@ fn scheduled_forget_prune_check_and_copy_run_and_a_timeout_fails_the_run() {
         if timed_out && ["forget", "prune", "check", "copy"].iter().all(|j| ok(j)) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "{runs:#?}\n{}", d.log_text());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{runs:#?}\n{}",
+            d.log_text()
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
-    let replica_snaps = s.cli().arg("-r").arg(&replica).args(["snapshots", "--json"]).output().unwrap();
+    let replica_snaps = s
+        .cli_on(&replica)
+        .args(["snapshots", "--json"])
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&replica_snaps.stdout).unwrap();
-    assert!(!v.as_array().unwrap().is_empty(), "copy put nothing in the replica");
+    assert!(
+        !v.as_array().unwrap().is_empty(),
+        "copy put nothing in the replica"
+    );
     let runs = jobs(&d, t);
-    let check = runs.iter().find(|j| j["job"] == "check" && j["state"] == "succeeded").unwrap();
+    let check = runs
+        .iter()
+        .find(|j| j["job"] == "check" && j["state"] == "succeeded")
+        .unwrap();
     assert!(check["report"]["errors"].as_array().unwrap().is_empty());
 }

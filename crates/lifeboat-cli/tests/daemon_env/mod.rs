@@ -137,10 +137,15 @@ impl Setup {
 
     /// A lifeboat command on the repository.
     pub fn cli(&self) -> Command {
+        self.cli_on(&self.path().join("repo"))
+    }
+
+    /// A lifeboat command on the repository at `repo` (same password).
+    pub fn cli_on(&self, repo: &Path) -> Command {
         let d = self.path();
         let mut c = lifeboat(d);
         c.arg("-r")
-            .arg(d.join("repo"))
+            .arg(repo)
             .arg("--password-file")
             .arg(d.join("pass"));
         c
