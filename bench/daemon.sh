@@ -98,13 +98,19 @@ LOADPID=$!
 sleep 1
 LOADED=$(backup data-b)
 wait $LOADPID
+# The daemon's CPU while only the load runs (no backup): what serving 200 requests/s costs.
+L0=$(ticks)
+python3 bench/daemon_load.py "$PORT" "$TOKEN" 200 20 > "$W/load2.json"
+L1=$(ticks)
+SERVE_CPU=$(python3 -c "print(f'{($L1-$L0)/$HZ/20*100:.1f}')")
 sync; sleep 5
 NOLOAD2=$(backup data-c)
 LOAD_RSS=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$PID/status")
-python3 - "$W/load.json" "$NOLOAD1" "$NOLOAD2" "$LOADED" "$IDLE_RSS" "$IDLE_CPU" "$IDLE" "$MB" "$LOAD_RSS" <<'PY'
+python3 - "$W/load.json" "$NOLOAD1" "$NOLOAD2" "$LOADED" "$IDLE_RSS" "$IDLE_CPU" "$IDLE" "$MB" "$LOAD_RSS" "$SERVE_CPU" "$W/load2.json" <<'PY'
 import json, sys
 load = json.load(open(sys.argv[1]))
-n1, n2, loaded, rss, cpu, idle, mb, hwm = map(float, sys.argv[2:])
+load2 = json.load(open(sys.argv[11]))
+n1, n2, loaded, rss, cpu, idle, mb, hwm, serve = map(float, sys.argv[2:11])
 noload = (n1 + n2) / 2
 slow = (loaded / noload - 1) * 100
 ok = lambda b: "PASS" if b else "FAIL"
@@ -116,6 +122,7 @@ print(f"| load | {load['sent']} requests in {load['seconds']:.1f} s ({load['rate
 print(f"| latency p50 / p99 | {load['p50_ms']:.2f} / {load['p99_ms']:.2f} ms | p99 <= 50 ms | {ok(load['p99_ms'] <= 50 and load['errors'] == 0)} |")
 print(f"| backup of {mb:.0f} MiB, no load | {n1:.2f} s, {n2:.2f} s (mean {noload:.2f} s) | | |")
 print(f"| backup under load | {loaded:.2f} s ({slow:+.1f} %) | <= +10 % | {ok(slow <= 10)} |")
+print(f"| CPU serving 200 req/s (no backup) | daemon {serve:.1f} % of one core, load client {load2['client_cpu_s'] / load2['seconds'] * 100:.1f} % | | |")
 print(f"| peak RSS (whole run) | {hwm:.1f} MiB | | |")
 PY
 kill -TERM $PID; wait $PID || true

@@ -101,7 +101,7 @@ pub struct JobError {
     /// True when the attempt was cancelled (DELETE, timeout, shutdown).
     pub cancelled: bool,
     /// A report that exists despite the failure (a failed drill's).
-    pub report: Option<Value>,
+    pub report: Option<Box<Value>>,
 }
 
 impl JobError {
@@ -246,7 +246,7 @@ pub fn execute(env: &Env, ctx: &Context, spec: &JobSpec) -> Result<Value, JobErr
                     "check of repository '{repository}' found {errors} error(s)"
                 ));
                 e.hint = Some("run `lifeboat check --read-data` to see what is affected".into());
-                e.report = Some(value);
+                e.report = Some(Box::new(value));
                 return Err(e);
             }
             Ok(value)
@@ -278,7 +278,7 @@ pub fn execute(env: &Env, ctx: &Context, spec: &JobSpec) -> Result<Value, JobErr
                             .clone()
                             .unwrap_or_else(|| report.failures.join("; "))
                     ));
-                    e.report = Some(value);
+                    e.report = Some(Box::new(value));
                     Err(e)
                 }
             }

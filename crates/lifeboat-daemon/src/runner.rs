@@ -475,7 +475,7 @@ impl Daemon {
             state,
             Some(&e.message),
             e.hint.as_deref(),
-            e.report.as_ref(),
+            e.report.as_deref(),
         ) {
             tracing::error!("job {id}: {err}");
         }
