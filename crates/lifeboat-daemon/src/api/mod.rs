@@ -100,9 +100,19 @@ impl From<OpsError> for ApiError {
             }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let kind_name = match serde_json::to_value(kind) {
-            Ok(serde_json::Value::String(s)) => Box::leak(s.into_boxed_str()) as &'static str,
-            _ => "other",
+        let kind_name = match kind {
+            ErrorKind::NotARepository => "not_a_repository",
+            ErrorKind::WrongPassword => "wrong_password",
+            ErrorKind::Locked => "locked",
+            ErrorKind::ModeRefused => "mode_refused",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::SourceFailed => "source_failed",
+            ErrorKind::Storage => "storage",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Other => "other",
         };
         ApiError {
             status,
