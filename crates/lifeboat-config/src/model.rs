@@ -294,20 +294,24 @@ pub struct SqliteSource {
 /// `check` of a SQLite source: the PRAGMA each consistent copy must pass.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SqliteCheck {
-    /// `full`: `PRAGMA integrity_check` (also every index against its table).
+    /// `full`: everything `PRAGMA integrity_check` verifies (also every index against its
+    /// table), in linear time: `quick_check` beside lifeboat's sequential index verification.
     #[default]
     Full,
     /// `quick`: `PRAGMA quick_check` (the b-tree structure, without the index cross-check:
     /// several times faster on large databases).
     Quick,
+    /// `pragma`: `PRAGMA integrity_check` itself (one index lookup per row and index).
+    Pragma,
 }
 
 impl SqliteCheck {
-    /// The configuration (and `--check`) spelling: `full` or `quick`.
+    /// The configuration (and `--check`) spelling: `full`, `quick` or `pragma`.
     pub fn name(self) -> &'static str {
         match self {
             SqliteCheck::Full => "full",
             SqliteCheck::Quick => "quick",
+            SqliteCheck::Pragma => "pragma",
         }
     }
 }

@@ -1046,10 +1046,14 @@ impl<'a> Parser<'a> {
                 let check = self.choice(
                     sec,
                     "check",
-                    &[("full", SqliteCheck::Full), ("quick", SqliteCheck::Quick)],
+                    &[
+                        ("full", SqliteCheck::Full),
+                        ("quick", SqliteCheck::Quick),
+                        ("pragma", SqliteCheck::Pragma),
+                    ],
                     |c| {
                         format!(
-                            "unknown check '{c}' in [{}] (expected full or quick)",
+                            "unknown check '{c}' in [{}] (expected full, quick or pragma)",
                             sec.name
                         )
                     },

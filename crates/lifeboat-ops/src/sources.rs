@@ -89,6 +89,7 @@ impl SourceRequest {
                 check: match s.check {
                     SqliteCheck::Full => lifeboat_sqlite::Check::Full,
                     SqliteCheck::Quick => lifeboat_sqlite::Check::Quick,
+                    SqliteCheck::Pragma => lifeboat_sqlite::Check::Pragma,
                 },
                 labels,
             }),

@@ -232,13 +232,13 @@ fn copy_database(
     }
 }
 
-/// Runs `PRAGMA integrity_check` on the copy and reads its metadata. The connection's
-/// interrupt handle goes into `handle` first; `stop` set by the other side ends the work.
+/// Checks the copy ([`Check`]) and reads its metadata. Each connection's interrupt handle
+/// goes into `handles` first; `stop` set by the other side ends the work.
 fn check_copy(
     db: &Path,
     copy: &Path,
     check: Check,
-    handle: &Mutex<Option<InterruptHandle>>,
+    handles: &Mutex<Vec<InterruptHandle>>,
     stop: &AtomicBool,
 ) -> Result<Checked> {
     let damaged = |e: rusqlite::Error| SqliteError::CopyDamaged {
@@ -246,13 +246,45 @@ fn check_copy(
         check: check.pragma(),
         problems: vec![e.to_string()],
     };
-    let c = open_immutable(copy).map_err(damaged)?;
-    *handle.lock().expect("interrupt handle") = Some(c.get_interrupt_handle());
-    if stop.load(Ordering::SeqCst) {
-        return Err(SqliteError::Invalid("the check was stopped".into()));
-    }
+    let open = || -> Result<Connection> {
+        let c = open_immutable(copy).map_err(damaged)?;
+        handles
+            .lock()
+            .expect("interrupt handles")
+            .push(c.get_interrupt_handle());
+        if stop.load(Ordering::SeqCst) {
+            return Err(SqliteError::Invalid("the check was stopped".into()));
+        }
+        Ok(c)
+    };
+    let c = open()?;
     let t0 = Instant::now();
-    let problems = meta::run_check(&c, check).map_err(damaged)?;
+    let (problems, row_counts) = match check {
+        Check::Full => {
+            // quick_check (pages, free list, records, constraints) on one core, the indexes
+            // against their tables (verify.rs) on the other.
+            let quick = open()?;
+            let (quick, verified) = std::thread::scope(|s| {
+                let q = s.spawn(move || meta::run_check(&quick, Check::Quick));
+                let v = crate::verify::verify_indexes(&c);
+                (q.join(), v)
+            });
+            let quick = quick
+                .map_err(|_| SqliteError::Invalid("the quick_check thread failed".into()))?
+                .map_err(damaged)?;
+            let verified = verified.map_err(damaged)?;
+            if !verified.by_pragma.is_empty() {
+                tracing::debug!(
+                    "tables checked with PRAGMA integrity_check(TABLE): {}",
+                    verified.by_pragma.join(", ")
+                );
+            }
+            let mut problems = quick;
+            problems.extend(verified.problems);
+            (problems, Some(verified.row_counts))
+        }
+        other => (meta::run_check(&c, other).map_err(damaged)?, None),
+    };
     tracing::debug!(
         "{} of the copy of {}: {:.3}s",
         check.pragma(),
@@ -267,11 +299,16 @@ fn check_copy(
         });
     }
     let t0 = Instant::now();
+    let c = open()?;
+    let row_counts = match row_counts {
+        Some(r) => r,
+        None => meta::row_counts(&c).map_err(damaged)?,
+    };
     let checked = Checked {
         user_version: pragma_int(&c, "user_version").map_err(damaged)?,
         application_id: pragma_int(&c, "application_id").map_err(damaged)?,
         schema_hash: meta::schema_hash(&c).map_err(damaged)?,
-        row_counts: meta::row_counts(&c).map_err(damaged)?,
+        row_counts,
     };
     tracing::debug!(
         "metadata and row counts of the copy of {}: {:.3}s",
@@ -395,14 +432,14 @@ fn backup_one(
         row_counts: BTreeMap::new(),
     };
 
-    let handle = Mutex::new(None::<InterruptHandle>);
+    let handles = Mutex::new(Vec::<InterruptHandle>::new());
     let stop = AtomicBool::new(false);
     let (tx, rx) = std::sync::mpsc::channel::<Result<Checked>>();
     let mut failure: Option<SqliteError> = None;
     let result = std::thread::scope(|scope| {
-        let (copy, handle, stop) = (&copy_path, &handle, &stop);
+        let (copy, handles, stop) = (&copy_path, &handles, &stop);
         scope.spawn(move || {
-            let _ = tx.send(check_copy(path, copy, opts.check, handle, stop));
+            let _ = tx.send(check_copy(path, copy, opts.check, handles, stop));
         });
         let reader = std::fs::File::open(&copy_path)
             .map(|f| std::io::BufReader::with_capacity(1 << 20, f))
@@ -449,7 +486,7 @@ fn backup_one(
         if result.is_err() {
             // The backup stopped before (or instead of) asking for the check: end it now.
             stop.store(true, Ordering::SeqCst);
-            if let Some(h) = handle.lock().expect("interrupt handle").as_ref() {
+            for h in handles.lock().expect("interrupt handles").iter() {
                 h.interrupt();
             }
         }

@@ -24,6 +24,7 @@ pub mod holders;
 pub mod meta;
 pub mod query;
 pub mod restore;
+pub mod verify;
 
 pub use error::{Result, SqliteError};
 pub use meta::{Check, SqliteMeta};
