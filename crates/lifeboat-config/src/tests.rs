@@ -665,7 +665,7 @@ fn sqlite_sources_parse() {
     );
     let err = Config::parse(&text, FILE).unwrap_err().to_string();
     assert!(
-        err.contains("unknown check 'fast' in [sources.db] (expected full or quick)"),
+        err.contains("unknown check 'fast' in [sources.db] (expected full, quick or pragma)"),
         "{err}"
     );
 }

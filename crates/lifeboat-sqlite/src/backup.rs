@@ -261,27 +261,9 @@ fn check_copy(
     let t0 = Instant::now();
     let (problems, row_counts) = match check {
         Check::Full => {
-            // quick_check (pages, free list, records, constraints) on one core, the indexes
-            // against their tables (verify.rs) on the other.
-            let quick = open()?;
-            let (quick, verified) = std::thread::scope(|s| {
-                let q = s.spawn(move || meta::run_check(&quick, Check::Quick));
-                let v = crate::verify::verify_indexes(&c);
-                (q.join(), v)
-            });
-            let quick = quick
-                .map_err(|_| SqliteError::Invalid("the quick_check thread failed".into()))?
-                .map_err(damaged)?;
-            let verified = verified.map_err(damaged)?;
-            if !verified.by_pragma.is_empty() {
-                tracing::debug!(
-                    "tables checked with PRAGMA integrity_check(TABLE): {}",
-                    verified.by_pragma.join(", ")
-                );
-            }
-            let mut problems = quick;
-            problems.extend(verified.problems);
-            (problems, Some(verified.row_counts))
+            // quick_check on one core, the indexes against their tables on the other.
+            let verified = crate::verify::full_check(open()?, &c).map_err(damaged)?;
+            (verified.problems, Some(verified.row_counts))
         }
         other => (meta::run_check(&c, other).map_err(damaged)?, None),
     };

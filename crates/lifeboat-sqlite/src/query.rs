@@ -3,7 +3,7 @@
 //!
 //! Queries run on a read-only connection: a check verifies the copy, it never changes it.
 
-use crate::meta::{self, quote_ident};
+use crate::meta::quote_ident;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
@@ -88,10 +88,10 @@ pub fn count_rows(path: &Path, table: &str) -> Result<u64, String> {
     Ok(n.max(0) as u64)
 }
 
-/// `PRAGMA integrity_check` of a database: the problems it reports (empty: `ok`).
+/// Everything `PRAGMA integrity_check` verifies, of a database file at rest
+/// ([`crate::verify::full_check`]): the problems (empty: `ok`).
 pub fn integrity_check(path: &Path) -> Result<Vec<String>, String> {
-    let c = open_read_only(path)?;
-    meta::integrity_check(&c).map_err(|e| e.to_string())
+    crate::verify::check_file(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

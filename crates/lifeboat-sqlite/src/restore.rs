@@ -6,7 +6,8 @@
 //!    `-journal`; found in `/proc/*/fd`);
 //! 2. write the stream to a temporary file in the target's directory (mode 0600; every blob
 //!    verified against its id, the whole stream against its recorded SHA-256) and fsync it;
-//! 3. `PRAGMA integrity_check` on it (opened immutable: no companions are created); a failure
+//! 3. the full check on it (everything `PRAGMA integrity_check` verifies, [`crate::verify`];
+//!    opened immutable: no companions are created); a failure
 //!    removes it and leaves the target as it was;
 //! 4. give it the replaced file's mode and owner (or those recorded at backup time);
 //! 5. look for processes holding the target once more, then remove the old file's `-wal`,
@@ -20,7 +21,7 @@
 
 use crate::error::{Result, SqliteError};
 use crate::holders::{holders, with_companions};
-use crate::meta::{self, open_immutable, SqliteMeta};
+use crate::meta::SqliteMeta;
 use lifeboat_core::cancel::CancelToken;
 use lifeboat_core::snapshot::SnapshotEntry;
 use lifeboat_core::Repository;
@@ -167,9 +168,7 @@ pub fn restore_sqlite(
 
     // 3. The check.
     let check_started = Instant::now();
-    let problems = open_immutable(tmp.path())
-        .and_then(|c| meta::integrity_check(&c))
-        .unwrap_or_else(|e| vec![e.to_string()]);
+    let problems = crate::verify::check_file(tmp.path()).unwrap_or_else(|e| vec![e.to_string()]);
     for f in with_companions(tmp.path()).iter().skip(1) {
         let _ = std::fs::remove_file(f);
     }

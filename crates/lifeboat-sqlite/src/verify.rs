@@ -40,6 +40,35 @@ pub struct Verified {
     pub by_pragma: Vec<String>,
 }
 
+/// Everything `PRAGMA integrity_check` verifies: `PRAGMA quick_check` on `quick` in another
+/// thread while [`verify_indexes`] runs on `indexes` (two connections to the same database).
+/// The problems of both are in the answer.
+pub fn full_check(quick: Connection, indexes: &Connection) -> rusqlite::Result<Verified> {
+    let (found, verified) = std::thread::scope(|s| {
+        let q = s.spawn(move || crate::meta::run_check(&quick, crate::Check::Quick));
+        let v = verify_indexes(indexes);
+        (q.join(), v)
+    });
+    let found = found.unwrap_or_else(|_| Ok(vec!["the quick_check thread panicked".into()]))?;
+    let mut verified = verified?;
+    if !verified.by_pragma.is_empty() {
+        tracing::debug!(
+            "tables checked with PRAGMA integrity_check(TABLE): {}",
+            verified.by_pragma.join(", ")
+        );
+    }
+    verified.problems.splice(0..0, found);
+    Ok(verified)
+}
+
+/// [`full_check`] of the database file at `path`, opened twice `immutable=1`: the problems
+/// (empty: `ok`).
+pub fn check_file(path: &std::path::Path) -> rusqlite::Result<Vec<String>> {
+    let a = crate::meta::open_immutable(path)?;
+    let b = crate::meta::open_immutable(path)?;
+    Ok(full_check(a, &b)?.problems)
+}
+
 /// An index as far as the check needs it.
 struct Index {
     name: String,
