@@ -4,7 +4,7 @@
 #     repository, two sources and a schedule that does not fire;
 #  2. a backup of BENCH_DAEMON_MB (default 400) MiB of generated event data (JSON lines with
 #     uuids and hashes) run by the daemon (POST /api/v1/backups) without load, then again into a
-#     second, fresh repository while bench/daemon_load.py sends 200 requests/s (half
+#     second, fresh repository while wrk (bench/daemon_load.lua) sends ~200 requests/s (half
 #     /api/v1/status, half /metrics) from 127.0.0.1 for the backup's duration, at least 60 s;
 #     then a third backup without load (the no-load time is the mean of the two);
 #  3. the load's p50/p99 latency and how much the backup slowed.
@@ -13,6 +13,7 @@
 #        prints a Markdown table)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 # BENCH_LIFEBOAT: a lifeboat binary to measure instead of building the release one.
 if [ -z "${BENCH_LIFEBOAT:-}" ]; then
     cargo build --release -p lifeboat-cli --locked 2>&1 | tail -n 1
@@ -93,20 +94,32 @@ PY
 sync; sleep 5
 NOLOAD1=$(backup data-a)
 sync; sleep 5
-python3 bench/daemon_load.py "$PORT" "$TOKEN" 200 60 > "$W/load.json" &
+load() { # seconds -> JSON line of bench/daemon_load.lua (4 connections, 18 ms pauses: ~200/s)
+    wrk -t1 -c4 -d"$1"s --timeout 10s -s bench/daemon_load.lua "http://127.0.0.1:$PORT" -- "$TOKEN" 18 | tail -n 1
+}
+load 60 > "$W/load.json" &
 LOADPID=$!
 sleep 1
 LOADED=$(backup data-b)
 wait $LOADPID
 # The daemon's CPU while only the load runs (no backup): what serving 200 requests/s costs.
 L0=$(ticks)
-python3 bench/daemon_load.py "$PORT" "$TOKEN" 200 20 > "$W/load2.json"
+W0=$(date +%s.%N)
+load 20 > "$W/load2.json" &
+WRK=$!
+sleep 1
+WRK_PID=$(pgrep -n -x wrk || true)
+C0=$(awk '{print $14 + $15}' "/proc/$WRK_PID/stat" 2>/dev/null || echo 0)
+sleep 18
+C1=$(awk '{print $14 + $15}' "/proc/$WRK_PID/stat" 2>/dev/null || echo 0)
+wait $WRK
 L1=$(ticks)
+CLIENT_CPU=$(python3 -c "print(f'{($C1-$C0)/$HZ/18*100:.1f}')")
 SERVE_CPU=$(python3 -c "print(f'{($L1-$L0)/$HZ/20*100:.1f}')")
 sync; sleep 5
 NOLOAD2=$(backup data-c)
 LOAD_RSS=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$PID/status")
-python3 - "$W/load.json" "$NOLOAD1" "$NOLOAD2" "$LOADED" "$IDLE_RSS" "$IDLE_CPU" "$IDLE" "$MB" "$LOAD_RSS" "$SERVE_CPU" "$W/load2.json" <<'PY'
+python3 - "$W/load.json" "$NOLOAD1" "$NOLOAD2" "$LOADED" "$IDLE_RSS" "$IDLE_CPU" "$IDLE" "$MB" "$LOAD_RSS" "$SERVE_CPU" "$W/load2.json" "$CLIENT_CPU" <<'PY'
 import json, sys
 load = json.load(open(sys.argv[1]))
 load2 = json.load(open(sys.argv[11]))
@@ -119,10 +132,11 @@ print(f"|---|---|---|---|")
 print(f"| idle RSS | {rss:.1f} MiB | <= 40 MiB | {ok(rss <= 40)} |")
 print(f"| idle CPU over {idle:.0f} s | {cpu:.2f} % of one core | | |")
 print(f"| load | {load['sent']} requests in {load['seconds']:.1f} s ({load['rate']:.0f}/s), {load['errors']} errors | 200/s | |")
+print(f"| load without a backup | {load2['sent']} requests in {load2['seconds']:.1f} s ({load2['rate']:.0f}/s), p50 / p99 {load2['p50_ms']:.2f} / {load2['p99_ms']:.2f} ms | | |")
 print(f"| latency p50 / p99 | {load['p50_ms']:.2f} / {load['p99_ms']:.2f} ms | p99 <= 50 ms | {ok(load['p99_ms'] <= 50 and load['errors'] == 0)} |")
 print(f"| backup of {mb:.0f} MiB, no load | {n1:.2f} s, {n2:.2f} s (mean {noload:.2f} s) | | |")
 print(f"| backup under load | {loaded:.2f} s ({slow:+.1f} %) | <= +10 % | {ok(slow <= 10)} |")
-print(f"| CPU serving 200 req/s (no backup) | daemon {serve:.1f} % of one core, load client {load2['client_cpu_s'] / load2['seconds'] * 100:.1f} % | | |")
+print(f"| CPU serving 200 req/s (no backup) | daemon {serve:.1f} % of one core, load client (wrk) {sys.argv[12]} % | | |")
 print(f"| peak RSS (whole run) | {hwm:.1f} MiB | | |")
 PY
 kill -TERM $PID; wait $PID || true

@@ -17,13 +17,34 @@ pub fn next_after(when: &When, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
             expression,
             timezone,
         } => {
-            let cron = croner::Cron::from_str(expression).ok()?;
+            let cron = parsed(expression)?;
             let tz: chrono_tz::Tz = timezone.parse().ok()?;
             cron.find_next_occurrence(&after.with_timezone(&tz), false)
                 .ok()
                 .map(|t| t.with_timezone(&Utc))
         }
     }
+}
+
+/// `expression` parsed by croner, once per expression and thread (status requests and the
+/// scheduler's tick ask often; the configuration was validated when it was loaded).
+fn parsed(expression: &str) -> Option<croner::Cron> {
+    thread_local! {
+        static PARSED: std::cell::RefCell<std::collections::HashMap<String, croner::Cron>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    PARSED.with(|m| {
+        let mut m = m.borrow_mut();
+        if let Some(c) = m.get(expression) {
+            return Some(c.clone());
+        }
+        let c = croner::Cron::from_str(expression).ok()?;
+        if m.len() > 256 {
+            m.clear();
+        }
+        m.insert(expression.to_string(), c.clone());
+        Some(c)
+    })
 }
 
 /// A random delay in `[0, jitter)`.

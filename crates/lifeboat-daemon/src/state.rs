@@ -254,12 +254,9 @@ impl State {
     /// Run `id`.
     pub fn get(&self, id: i64) -> Result<Option<Run>, StateError> {
         self.with(|c| {
-            c.query_row(
-                &format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"),
-                [id],
-                Self::row,
-            )
-            .optional()
+            c.prepare_cached(&format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"))?
+                .query_row([id], Self::row)
+                .optional()
         })
     }
 
@@ -271,7 +268,7 @@ impl State {
         job: Option<&str>,
     ) -> Result<Vec<Run>, StateError> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
+            let mut stmt = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM runs WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR job = ?2) ORDER BY id DESC LIMIT ?3"
             ))?;
             let rows = stmt.query_map(params![state, job, limit as i64], Self::row)?;
@@ -292,23 +289,19 @@ impl State {
             .collect::<Vec<_>>()
             .join(",");
         self.with(|c| {
-            c.query_row(
-                &format!("SELECT {COLUMNS} FROM runs WHERE job = ?1 AND target = ?2 AND state IN ({list}) ORDER BY id DESC LIMIT 1"),
-                params![job, target],
-                Self::row,
-            )
-            .optional()
+            c.prepare_cached(&format!("SELECT {COLUMNS} FROM runs WHERE job = ?1 AND target = ?2 AND state IN ({list}) ORDER BY id DESC LIMIT 1"))?
+                .query_row(params![job, target], Self::row)
+                .optional()
         })
     }
 
     /// When schedule `name` last started a run (scheduled or caught up), RFC 3339.
     pub fn last_scheduled(&self, name: &str) -> Result<Option<String>, StateError> {
         self.with(|c| {
-            c.query_row(
+            c.prepare_cached(
                 "SELECT queued_at FROM runs WHERE schedule = ?1 AND trigger IN ('schedule', 'catch_up') ORDER BY id DESC LIMIT 1",
-                [name],
-                |r| r.get(0),
-            )
+            )?
+            .query_row([name], |r| r.get(0))
             .optional()
         })
     }
@@ -327,7 +320,8 @@ impl State {
     /// A fact about the daemon (`last_start`, `last_shutdown`, …).
     pub fn meta(&self, key: &str) -> Result<Option<String>, StateError> {
         self.with(|c| {
-            c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
                 .optional()
         })
     }
