@@ -176,7 +176,7 @@ fn plan(c: &Connection, table: &str, utf8: bool) -> rusqlite::Result<Option<(Str
     }
     // The covering scans must walk the index itself; anything else is not this check.
     for ix in &indexes {
-        let sql = index_scan(table, &rowid, ix);
+        let sql = index_scan(table, rowid, ix);
         let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
         let details: Vec<String> = st
             .query_map([], |r| r.get(3))?
