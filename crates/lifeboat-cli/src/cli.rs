@@ -50,6 +50,10 @@ pub enum Command {
     Snapshots(cmd::snapshots::SnapshotsArgs),
     /// List the files in a snapshot
     Ls(cmd::ls::LsArgs),
+    /// Show what changed between two snapshots (added, removed, changed files and metadata)
+    Diff(cmd::diff::DiffArgs),
+    /// Find which snapshots hold files matching a pattern
+    Find(cmd::find::FindArgs),
     /// Restore a snapshot into a directory, or PostgreSQL (`lifeboat restore postgres`)
     Restore(Box<cmd::restore::RestoreArgs>),
     /// Write one file or a stream snapshot to standard output

@@ -61,6 +61,8 @@ fn run(s: &Session, command: &Command) -> anyhow::Result<i32> {
         Command::Backup(a) => cmd::backup::run(s, a),
         Command::Snapshots(a) => cmd::snapshots::run(s, a),
         Command::Ls(a) => cmd::ls::run(s, a),
+        Command::Diff(a) => cmd::diff::run(s, a),
+        Command::Find(a) => cmd::find::run(s, a),
         Command::Restore(a) => cmd::restore::run(s, a),
         Command::Dump(a) => cmd::dump::run(s, a),
         Command::Check(a) => cmd::check::run(s, a),

@@ -53,6 +53,7 @@ pub mod error;
 pub mod format;
 pub mod governance;
 pub mod host;
+pub mod inspect;
 pub mod layers;
 pub mod maintenance;
 pub mod parallel;

@@ -33,8 +33,8 @@ pub use error::{ErrorKind, OpsError, Result};
 pub use lifeboat_core::error::Hint;
 pub use open::Location;
 pub use ops::{
-    app, backup, check, copy, drill, dump, forget, init, journal, keys, list, mode, prune, restore,
-    restore_point, unlock, wal,
+    app, backup, check, copy, diff, drill, dump, find, forget, init, journal, keys, list, mode,
+    prune, restore, restore_point, unlock, wal,
 };
 
 /// Runs `f` with a journal recorder and appends its record with the result; journal append
