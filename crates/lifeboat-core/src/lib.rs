@@ -14,6 +14,7 @@
 //! | [`checker`] | `check` |
 //! | [`maintenance`] | `prune` and `stats` |
 //! | [`replication`] | `copy` into another repository |
+//! | [`inspect`] | `diff` and `find`: looking into snapshots without restoring them |
 //!
 //! # Layering
 //!
@@ -24,7 +25,8 @@
 //! 3. `layers/` uses `format/`;
 //! 4. `repo.rs` uses `layers/` and `format/`;
 //! 5. `governance/` uses `repo.rs` and below;
-//! 6. the operations (`archiver/`, `restorer/`, `checker/`, `maintenance/`, `replication/`) use
+//! 6. the operations (`archiver/`, `restorer/`, `checker/`, `maintenance/`, `replication/`,
+//!    `inspect/`) use
 //!    governance and below; one operation uses another only where it writes through it
 //!    (`replication/` stores blobs with the archiver's `BlobSaver`).
 //!

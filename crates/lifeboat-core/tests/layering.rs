@@ -11,7 +11,7 @@ fn layer(name: &str) -> Option<u8> {
         "layers" => 3,
         "repo" | "Repository" => 4,
         "governance" => 5,
-        "archiver" | "restorer" | "checker" | "maintenance" | "replication" => 6,
+        "archiver" | "restorer" | "checker" | "maintenance" | "replication" | "inspect" => 6,
         _ => return None,
     })
 }
