@@ -151,11 +151,7 @@ pub fn snapshot_table(
 
 /// One `ls` line (human or JSON).
 pub fn ls_line(out: &mut dyn Write, path: &Path, node: &Node, json: bool) -> std::io::Result<()> {
-    let kind = match node.kind() {
-        NodeKind::File => "file",
-        NodeKind::Dir => "dir",
-        NodeKind::Symlink => "symlink",
-    };
+    let kind = node.kind().name();
     if json {
         let v = serde_json::json!({
             "path": path.to_string_lossy(),
@@ -166,6 +162,7 @@ pub fn ls_line(out: &mut dyn Write, path: &Path, node: &Node, json: bool) -> std
             "uid": node.uid,
             "gid": node.gid,
             "link_target": node.link_target,
+            "rdev": node.kind().is_special().then_some(node.rdev),
         });
         writeln!(out, "{v}")
     } else {

@@ -221,11 +221,24 @@ impl Walker<'_, '_> {
                 }
             }
         } else {
-            self.skip(
-                path,
-                "special files (devices, fifos, sockets) are not backed up".into(),
-            );
-            return Ok(None);
+            // FIFOs, sockets and devices are stored as nodes and never opened (a FIFO would
+            // block the backup, a device would be read to its end).
+            use std::os::unix::fs::FileTypeExt;
+            node.kind = Some(if ft.is_fifo() {
+                NodeKind::Fifo
+            } else if ft.is_socket() {
+                NodeKind::Socket
+            } else if ft.is_char_device() {
+                NodeKind::CharDevice
+            } else if ft.is_block_device() {
+                NodeKind::BlockDevice
+            } else {
+                self.skip(path, "unknown kind of file".into());
+                return Ok(None);
+            });
+            if ft.is_char_device() || ft.is_block_device() {
+                node.rdev = meta.rdev();
+            }
         }
         Ok(Some(node))
     }

@@ -302,7 +302,11 @@ pub fn check(repo: &Repository, opts: &CheckOptions) -> Result<CheckReport> {
                             });
                         }
                     }
-                    NodeKind::Symlink => {}
+                    NodeKind::Symlink
+                    | NodeKind::Fifo
+                    | NodeKind::Socket
+                    | NodeKind::CharDevice
+                    | NodeKind::BlockDevice => {}
                 }
             }
         }

@@ -20,6 +20,41 @@ pub enum NodeKind {
     Dir,
     /// Symbolic link.
     Symlink,
+    /// Named pipe (FIFO): stored as a node, never opened.
+    Fifo,
+    /// Unix domain socket: stored as a node.
+    Socket,
+    /// Character device (`rdev` holds its number).
+    #[serde(rename = "chardev")]
+    CharDevice,
+    /// Block device (`rdev` holds its number).
+    #[serde(rename = "blockdev")]
+    BlockDevice,
+}
+
+impl NodeKind {
+    /// True for FIFOs, sockets and devices: nodes without content that restore creates with
+    /// `mknod`.
+    pub fn is_special(self) -> bool {
+        matches!(
+            self,
+            NodeKind::Fifo | NodeKind::Socket | NodeKind::CharDevice | NodeKind::BlockDevice
+        )
+    }
+
+    /// The name `ls --json`, `diff` and `find` print: `file`, `dir`, `symlink`, `fifo`,
+    /// `socket`, `chardev`, `blockdev`.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeKind::File => "file",
+            NodeKind::Dir => "dir",
+            NodeKind::Symlink => "symlink",
+            NodeKind::Fifo => "fifo",
+            NodeKind::Socket => "socket",
+            NodeKind::CharDevice => "chardev",
+            NodeKind::BlockDevice => "blockdev",
+        }
+    }
 }
 
 /// One directory entry.
@@ -61,6 +96,13 @@ pub struct Node {
     /// Tree blob of a directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtree: Option<BlobId>,
+    /// Device number (`st_rdev`) of a character or block device.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rdev: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn encode_os(s: &OsStr) -> (String, Option<String>) {

@@ -83,11 +83,7 @@ pub struct DiffSummary {
 
 /// Kind name of a node, as `ls --json` prints it.
 pub fn kind_name(n: &Node) -> &'static str {
-    match n.kind() {
-        NodeKind::File => "file",
-        NodeKind::Dir => "dir",
-        NodeKind::Symlink => "symlink",
-    }
+    n.kind().name()
 }
 
 /// Compares the trees `a` and `b` (the root trees of two snapshots); calls `emit` for every
@@ -236,6 +232,9 @@ impl Differ<'_> {
         }
         if x.os_link_target() != y.os_link_target() {
             fields.push("link_target");
+        }
+        if x.rdev != y.rdev {
+            fields.push("rdev");
         }
         let change =
             if content || (x.kind() == NodeKind::Symlink && fields.contains(&"link_target")) {

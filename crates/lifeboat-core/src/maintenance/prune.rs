@@ -82,7 +82,11 @@ pub fn used_blobs(
                             used.insert(id);
                         }
                     }
-                    NodeKind::Symlink => {}
+                    NodeKind::Symlink
+                    | NodeKind::Fifo
+                    | NodeKind::Socket
+                    | NodeKind::CharDevice
+                    | NodeKind::BlockDevice => {}
                 }
             }
         }

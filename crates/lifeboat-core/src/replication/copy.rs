@@ -101,7 +101,11 @@ impl Translator<'_, '_> {
                     let content = std::mem::take(&mut node.content);
                     node.content = self.data(&content)?;
                 }
-                NodeKind::Symlink => {}
+                NodeKind::Symlink
+                    | NodeKind::Fifo
+                    | NodeKind::Socket
+                    | NodeKind::CharDevice
+                    | NodeKind::BlockDevice => {}
             }
         }
         let new = self.saver.save(BlobType::Tree, tree.to_bytes())?;
