@@ -49,7 +49,13 @@ fn fifos_sockets_and_devices_back_up_without_blocking_and_restore_as_nodes() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .map(|e| {
             (
-                e["path"].as_str().unwrap().rsplit('/').next().unwrap().to_string(),
+                e["path"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string(),
                 e["type"].as_str().unwrap().to_string(),
             )
         })
@@ -64,10 +70,20 @@ fn fifos_sockets_and_devices_back_up_without_blocking_and_restore_as_nodes() {
     let target = env.path("restored");
     let out = env
         .cmd()
-        .args(["restore", "latest", "--target", target.to_str().unwrap(), "--json"])
+        .args([
+            "restore",
+            "latest",
+            "--target",
+            target.to_str().unwrap(),
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let back = common::restored(&target, &src);
     let pipe = std::fs::symlink_metadata(back.join("pipe")).unwrap();

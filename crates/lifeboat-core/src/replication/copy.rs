@@ -102,10 +102,10 @@ impl Translator<'_, '_> {
                     node.content = self.data(&content)?;
                 }
                 NodeKind::Symlink
-                    | NodeKind::Fifo
-                    | NodeKind::Socket
-                    | NodeKind::CharDevice
-                    | NodeKind::BlockDevice => {}
+                | NodeKind::Fifo
+                | NodeKind::Socket
+                | NodeKind::CharDevice
+                | NodeKind::BlockDevice => {}
             }
         }
         let new = self.saver.save(BlobType::Tree, tree.to_bytes())?;

@@ -368,12 +368,21 @@ fn make_node(path: &Path, node: &Node) -> std::io::Result<()> {
     let c = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| std::io::Error::other("a NUL byte in the path"))?;
     // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-    let rc = unsafe { libc::mknod(c.as_ptr(), kind | (node.mode & 0o7777), node.rdev as libc::dev_t) };
+    let rc = unsafe {
+        libc::mknod(
+            c.as_ptr(),
+            kind | (node.mode & 0o7777),
+            node.rdev as libc::dev_t,
+        )
+    };
     if rc != 0 {
         return Err(std::io::Error::last_os_error());
     }
     // mknod applies the umask; the recorded bits are what counts.
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(node.mode & 0o7777))
+    std::fs::set_permissions(
+        path,
+        std::os::unix::fs::PermissionsExt::from_mode(node.mode & 0o7777),
+    )
 }
 
 fn mtime(node: &Node) -> filetime::FileTime {
