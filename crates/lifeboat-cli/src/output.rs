@@ -163,6 +163,8 @@ pub fn ls_line(out: &mut dyn Write, path: &Path, node: &Node, json: bool) -> std
             "gid": node.gid,
             "link_target": node.link_target,
             "rdev": node.kind().is_special().then_some(node.rdev),
+            "links": node.link_group().map(|_| node.links),
+            "link_group": node.link_group().map(|(d, i)| format!("{d}:{i}")),
         });
         writeln!(out, "{v}")
     } else {

@@ -42,6 +42,9 @@ pub(super) struct Walker<'a, 'b> {
     /// to them after the walk ([`DirAdditions::files`](super::DirAdditions::files)).
     pub(super) keep_below: Option<PathBuf>,
     pub(super) kept: std::collections::HashMap<PathBuf, Tree>,
+    /// Content of the hard-linked files already read, by `(device, inode)`: the other links
+    /// of the group are not read again.
+    pub(super) linked: std::collections::HashMap<(u64, u64), (Vec<crate::format::blob::BlobId>, u64)>,
 }
 
 /// A node with `name` and the metadata every kind records.
@@ -84,6 +87,7 @@ impl<'a, 'b> Walker<'a, 'b> {
             follow: None,
             keep_below: None,
             kept: Default::default(),
+            linked: Default::default(),
         })
     }
 }
@@ -169,6 +173,9 @@ impl Walker<'_, '_> {
         } else if ft.is_file() {
             node.kind = Some(NodeKind::File);
             node.size = meta.len();
+            if meta.nlink() > 1 {
+                node.links = meta.nlink();
+            }
             self.summary.total_bytes += meta.len();
             self.progress.files.fetch_add(1, Ordering::Relaxed);
             let unchanged = !self.opts.force
@@ -183,8 +190,16 @@ impl Walker<'_, '_> {
                             .is_none_or(|t| p.ctime_ns < t && p.mtime_ns < t)
                         && p.content.iter().all(|id| self.saver.has(id))
                 });
+            let group = node.link_group();
+            let linked = group.and_then(|g| self.linked.get(&g)).cloned();
             if unchanged {
                 node.content = parent.expect("checked").content.clone();
+                self.summary.files_unchanged += 1;
+                self.progress.bytes.fetch_add(node.size, Ordering::Relaxed);
+            } else if let Some((content, size)) = linked {
+                // Another link of a file read a moment ago: the same inode, the same bytes.
+                node.content = content;
+                node.size = size;
                 self.summary.files_unchanged += 1;
                 self.progress.bytes.fetch_add(node.size, Ordering::Relaxed);
             } else {
@@ -219,6 +234,11 @@ impl Walker<'_, '_> {
                 } else {
                     self.summary.files_new += 1;
                 }
+            }
+            if let Some(g) = group {
+                self.linked
+                    .entry(g)
+                    .or_insert_with(|| (node.content.clone(), node.size));
             }
         } else {
             // FIFOs, sockets and devices are stored as nodes and never opened (a FIFO would

@@ -99,6 +99,15 @@ pub struct Node {
     /// Device number (`st_rdev`) of a character or block device.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rdev: u64,
+    /// Hard-link count (`st_nlink`) of a regular file linked more than once (absent: 1). Files
+    /// of one snapshot with the same `device` and `inode` and `links` > 1 are one link group:
+    /// restore writes the content once and links the others to it.
+    #[serde(default, skip_serializing_if = "at_most_one")]
+    pub links: u64,
+}
+
+fn at_most_one(n: &u64) -> bool {
+    *n <= 1
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -149,6 +158,11 @@ impl Node {
             self.link_target.as_deref().unwrap_or(""),
             &self.link_target_b64,
         )
+    }
+
+    /// The link group of a regular file linked more than once: `(device, inode)`.
+    pub fn link_group(&self) -> Option<(u64, u64)> {
+        (self.kind() == NodeKind::File && self.links > 1).then_some((self.device, self.inode))
     }
 
     /// The node's kind, defaulting to file.

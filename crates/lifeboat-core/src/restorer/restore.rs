@@ -42,6 +42,8 @@ pub struct RestoreSummary {
     pub symlinks: u64,
     /// FIFOs, sockets and devices restored.
     pub specials: u64,
+    /// Files restored as hard links to another restored file of their link group.
+    pub hardlinks: u64,
     /// Devices left out because creating them needs root (each logged as a warning).
     pub specials_skipped: u64,
     /// Bytes of file content written.
@@ -118,6 +120,8 @@ pub fn restore(
     let mut dirs: Vec<(PathBuf, Node)> = Vec::new();
     let mut files: Vec<(FileJob, Node)> = Vec::new();
     let mut matched = includes.is_empty();
+    // The first restored path of each hard-link group.
+    let mut linked: HashMap<(u64, u64), PathBuf> = HashMap::new();
     walk(
         repo,
         &index,
@@ -186,7 +190,23 @@ pub fn restore(
                         Err(e) => return Err(Error::io("creating", &dest, e)),
                     }
                 }
+                _ if node
+                    .link_group()
+                    .is_some_and(|g| linked.contains_key(&g)) =>
+                {
+                    // Another link of a file this restore wrote: link it, write nothing.
+                    let first = &linked[&node.link_group().expect("checked")];
+                    if opts.overwrite {
+                        let _ = std::fs::remove_file(&dest);
+                    }
+                    std::fs::hard_link(first, &dest)
+                        .map_err(|e| Error::io("creating hard link", &dest, e))?;
+                    summary.hardlinks += 1;
+                }
                 _ => {
+                    if let Some(g) = node.link_group() {
+                        linked.insert(g, dest.clone());
+                    }
                     let f = std::fs::File::create(&dest)
                         .map_err(|e| Error::io("creating file", &dest, e))?;
                     f.set_len(node.size)
