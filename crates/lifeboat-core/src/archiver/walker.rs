@@ -44,7 +44,8 @@ pub(super) struct Walker<'a, 'b> {
     pub(super) kept: std::collections::HashMap<PathBuf, Tree>,
     /// Content of the hard-linked files already read, by `(device, inode)`: the other links
     /// of the group are not read again.
-    pub(super) linked: std::collections::HashMap<(u64, u64), (Vec<crate::format::blob::BlobId>, u64)>,
+    pub(super) linked:
+        std::collections::HashMap<(u64, u64), (Vec<crate::format::blob::BlobId>, u64)>,
 }
 
 /// A node with `name` and the metadata every kind records.

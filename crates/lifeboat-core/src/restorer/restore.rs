@@ -190,10 +190,7 @@ pub fn restore(
                         Err(e) => return Err(Error::io("creating", &dest, e)),
                     }
                 }
-                _ if node
-                    .link_group()
-                    .is_some_and(|g| linked.contains_key(&g)) =>
-                {
+                _ if node.link_group().is_some_and(|g| linked.contains_key(&g)) => {
                     // Another link of a file this restore wrote: link it, write nothing.
                     let first = &linked[&node.link_group().expect("checked")];
                     if opts.overwrite {
