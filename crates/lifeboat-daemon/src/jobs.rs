@@ -308,6 +308,7 @@ pub fn execute(env: &Env, ctx: &Context, spec: &JobSpec) -> Result<Value, JobErr
                 target: target.clone(),
                 includes: include.clone(),
                 overwrite: false,
+                no_sparse: false,
             };
             Ok(to_json(lifeboat_ops::restore::files(ctx, &repo, &req)?))
         }

@@ -424,6 +424,7 @@ fn restore_files(
             overwrite: false,
             redirects: Vec::new(),
             cancel: req.cancel.clone(),
+            no_sparse: false,
         },
         req.restored_bytes.clone(),
     )

@@ -41,6 +41,12 @@ struct FilesArgs {
     /// Allow restoring into a non-empty directory
     #[arg(long)]
     overwrite: bool,
+    /// Leave all-zero blocks of files as holes (the default)
+    #[arg(long, overrides_with = "no_sparse")]
+    sparse: bool,
+    /// Write all-zero blocks out instead of leaving holes
+    #[arg(long, overrides_with = "sparse")]
+    no_sparse: bool,
     /// Print JSON
     #[arg(long)]
     json: bool,
@@ -69,6 +75,7 @@ pub fn run(s: &Session, a: &RestoreArgs) -> Result<i32> {
             target: target.clone(),
             includes: f.includes.clone(),
             overwrite: f.overwrite,
+            no_sparse: f.no_sparse && !f.sparse,
         },
     )?;
     drop(display);

@@ -29,6 +29,10 @@ pub struct RestoreOptions {
     pub redirects: Vec<(String, PathBuf)>,
     /// Stops the restore between packs (what was written so far stays in the target).
     pub cancel: crate::cancel::CancelToken,
+    /// Write blocks of zeros out instead of leaving holes (by default a file's all-zero
+    /// blobs are not written: the file was sized first, so they stay holes, as in the source
+    /// of a sparse file).
+    pub no_sparse: bool,
 }
 
 /// What a restore did.
@@ -44,6 +48,8 @@ pub struct RestoreSummary {
     pub specials: u64,
     /// Files restored as hard links to another restored file of their link group.
     pub hardlinks: u64,
+    /// Bytes of all-zero blobs left as holes instead of written (sparse restore).
+    pub sparse_bytes: u64,
     /// Devices left out because creating them needs root (each logged as a warning).
     pub specials_skipped: u64,
     /// Bytes of file content written.
@@ -265,6 +271,7 @@ pub fn restore(
         .unwrap_or(2)
         .clamp(2, 8)
         * 2;
+    let sparse_bytes = AtomicU64::new(0);
     let results = parallel_map(&packs, threads, |(pack, blobs)| -> Result<()> {
         opts.cancel.check("restore")?;
         let pack_id = &index.packs[*pack as usize].id;
@@ -304,6 +311,13 @@ pub fn restore(
                         format!("blob {} of file {file} is damaged ({e}); the file was not restored correctly", id.to_hex()),
                     )
                 })?;
+            if !opts.no_sparse && is_zero(&plain) {
+                // The file was sized with set_len: this range already reads as zeros.
+                let n = plain.len() as u64 * targets.len() as u64;
+                bytes_done.fetch_add(n, Ordering::Relaxed);
+                sparse_bytes.fetch_add(n, Ordering::Relaxed);
+                continue;
+            }
             for t in targets {
                 let path = &files[t.file].0.path;
                 let f = std::fs::OpenOptions::new()
@@ -345,6 +359,7 @@ pub fn restore(
     if let Some(s) = &snapshot.snapshot.stream {
         verify_restored_stream(target, s)?;
     }
+    summary.sparse_bytes = sparse_bytes.load(Ordering::Relaxed);
     summary.duration_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
@@ -370,6 +385,13 @@ fn verify_restored_stream(target: &Path, s: &StreamInfo) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// True when every byte of `b` is zero.
+fn is_zero(b: &[u8]) -> bool {
+    let mut words = b.chunks_exact(16);
+    words.all(|w| u128::from_ne_bytes(w.try_into().expect("16 bytes")) == 0)
+        && words.remainder().iter().all(|&x| x == 0)
 }
 
 /// Creates the FIFO, socket or device `node` at `path` with its permission bits.

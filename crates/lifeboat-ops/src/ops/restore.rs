@@ -25,6 +25,8 @@ pub struct RestoreRequest {
     pub includes: Vec<String>,
     /// Allow a non-empty target (existing files are overwritten).
     pub overwrite: bool,
+    /// Write all-zero blocks out instead of leaving holes.
+    pub no_sparse: bool,
 }
 
 /// What a restore wrote.
@@ -66,6 +68,7 @@ pub fn files(ctx: &Context, repo: &Repository, req: &RestoreRequest) -> Result<R
                 overwrite: req.overwrite,
                 redirects: Vec::new(),
                 cancel: ctx.cancel_token().clone(),
+                no_sparse: req.no_sparse,
             },
             ctx.restored_bytes.clone(),
         )?;

@@ -748,6 +748,7 @@ fn restore_member(
                         overwrite: false,
                         redirects: Vec::new(),
                         cancel: ctx.cancel_token().clone(),
+                        no_sparse: false,
                     },
                     ctx.restored_bytes.clone(),
                 )
