@@ -149,13 +149,11 @@ pub fn snapshot_table(
     println!("{} snapshots", snaps.len());
 }
 
-/// One `ls` line (human or JSON).
-pub fn ls_line(out: &mut dyn Write, path: &Path, node: &Node, json: bool) -> std::io::Result<()> {
-    let kind = node.kind().name();
-    if json {
-        let v = serde_json::json!({
+/// A node as `ls --json` (and `find --json`) print it.
+pub fn node_json(path: &Path, node: &Node) -> serde_json::Value {
+    serde_json::json!({
             "path": path.to_string_lossy(),
-            "type": kind,
+            "type": node.kind().name(),
             "size": node.size,
             "mode": format!("{:o}", node.mode),
             "mtime_ns": node.mtime_ns,
@@ -165,8 +163,13 @@ pub fn ls_line(out: &mut dyn Write, path: &Path, node: &Node, json: bool) -> std
             "rdev": node.kind().is_special().then_some(node.rdev),
             "links": node.link_group().map(|_| node.links),
             "link_group": node.link_group().map(|(d, i)| format!("{d}:{i}")),
-        });
-        writeln!(out, "{v}")
+    })
+}
+
+/// One `ls` line (human or JSON).
+pub fn ls_line(out: &mut dyn Write, path: &Path, node: &Node, json: bool) -> std::io::Result<()> {
+    if json {
+        writeln!(out, "{}", node_json(path, node))
     } else {
         let mut line = path.to_string_lossy().into_owned();
         if node.kind() == NodeKind::Symlink {

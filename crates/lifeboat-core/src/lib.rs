@@ -20,7 +20,7 @@
 //!
 //! Each layer may use the layers below it, never one above:
 //!
-//! 1. foundation (`error`, `cancel`, `host`, `parallel`) uses no other module;
+//! 1. foundation (`error`, `cancel`, `host`, `parallel`, `patterns`) uses no other module;
 //! 2. `format/` uses the foundation (and `lifeboat_storage` to read or write one object);
 //! 3. `layers/` uses `format/`;
 //! 4. `repo.rs` uses `layers/` and `format/`;
@@ -59,6 +59,7 @@ pub mod inspect;
 pub mod layers;
 pub mod maintenance;
 pub mod parallel;
+pub mod patterns;
 pub mod replication;
 pub mod repo;
 pub mod restorer;

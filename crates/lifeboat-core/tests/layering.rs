@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 /// The layer of a top-level module (or crate-root item), lowest first.
 fn layer(name: &str) -> Option<u8> {
     Some(match name {
-        "error" | "cancel" | "host" | "parallel" | "Error" | "Result" | "PROGRAM_VERSION" => 1,
+        "error" | "cancel" | "host" | "parallel" | "patterns" | "Error" | "Result"
+        | "PROGRAM_VERSION" => 1,
         "format" => 2,
         "layers" => 3,
         "repo" | "Repository" => 4,

@@ -67,15 +67,7 @@ pub fn run(s: &Session, a: &FindArgs) -> Result<i32> {
                     .last_mut()
                     .expect("a group")
                     .1
-                    .push(serde_json::json!({
-                        "path": path.to_string_lossy(),
-                        "type": kind,
-                        "size": node.size,
-                        "mode": format!("{:o}", node.mode),
-                        "mtime_ns": node.mtime_ns,
-                        "uid": node.uid,
-                        "gid": node.gid,
-                    }));
+                    .push(crate::output::node_json(path, node));
                 Ok(())
             } else {
                 let size = if kind == "file" {

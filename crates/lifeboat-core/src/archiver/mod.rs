@@ -12,14 +12,13 @@
 //! - `stream.rs` ([`backup_stream`]), `hashing.rs` (the stream's SHA-256 on its own thread),
 //!   `command.rs` ([`backup_command`]: a child process's standard output).
 //! - `walker.rs`: reading a directory tree into trees, with change detection against a parent;
-//!   `excludes.rs`: exclude patterns; `paths.rs` ([`backup_paths`]); `dir_root.rs`
+//!   exclude patterns are `crate::patterns`; `paths.rs` ([`backup_paths`]); `dir_root.rs`
 //!   ([`backup_dir_root`]: a directory as the snapshot's root, for PostgreSQL data directories).
 
 mod command;
 mod commit;
 mod dictionary;
 mod dir_root;
-mod excludes;
 mod hashing;
 mod paths;
 mod saver;

@@ -1,7 +1,6 @@
 //! The tree walker: reads a directory tree into trees, with change detection against the
 //! parent snapshot's trees.
 
-use super::excludes::Excludes;
 use super::saver::BlobSaver;
 use super::{BackupOptions, Progress};
 use crate::error::{Error, Result};
@@ -9,6 +8,7 @@ use crate::format::blob::BlobType;
 use crate::format::index::Index;
 use crate::format::snapshot::Summary;
 use crate::format::tree::{Node, NodeKind, Tree};
+use crate::patterns::PathPatterns;
 use crate::repo::Repository;
 use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
@@ -21,7 +21,7 @@ pub(super) struct Walker<'a, 'b> {
     pub(super) repo: &'a Repository,
     pub(super) index: &'a Index,
     pub(super) saver: &'a BlobSaver<'b>,
-    pub(super) excludes: Excludes,
+    pub(super) excludes: PathPatterns,
     pub(super) opts: &'a BackupOptions,
     pub(super) summary: Summary,
     pub(super) skipped: Vec<(PathBuf, String)>,
@@ -77,7 +77,7 @@ impl<'a, 'b> Walker<'a, 'b> {
             repo,
             index,
             saver,
-            excludes: Excludes::new(&opts.excludes)?,
+            excludes: PathPatterns::new(&opts.excludes, "exclude pattern")?,
             opts,
             summary: Summary::default(),
             skipped: Vec::new(),
@@ -292,7 +292,7 @@ impl Walker<'_, '_> {
         let mut tree = Tree::default();
         for name in names {
             let child = path.join(&name);
-            if self.excludes.excluded(&child) || self.filter.is_some_and(|f| f(&child)) {
+            if self.excludes.matches(&child) || self.filter.is_some_and(|f| f(&child)) {
                 continue;
             }
             let pnode = parent.and_then(|t| t.find(&name));

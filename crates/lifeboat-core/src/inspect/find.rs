@@ -4,46 +4,14 @@
 //! Snapshots share most of their trees; a subtree known to hold no match under a name
 //! pattern is not read again in the next snapshot.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::format::blob::BlobId;
 use crate::format::index::Index;
 use crate::format::tree::{Node, NodeKind};
+pub use crate::patterns::PathPatterns as Patterns;
 use crate::repo::Repository;
 use std::collections::HashSet;
 use std::path::Path;
-
-/// Compiled `find` patterns (any of them matching is a match).
-pub struct Patterns {
-    names: globset::GlobSet,
-    paths: globset::GlobSet,
-}
-
-impl Patterns {
-    /// Compiles `patterns`; a bad pattern is [`Error::Invalid`] naming it.
-    pub fn new(patterns: &[String]) -> Result<Self> {
-        let mut names = globset::GlobSetBuilder::new();
-        let mut paths = globset::GlobSetBuilder::new();
-        for p in patterns {
-            let glob = globset::GlobBuilder::new(p)
-                .literal_separator(p.contains('/'))
-                .build()
-                .map_err(|e| Error::Invalid(format!("bad pattern '{p}': {e}")))?;
-            if p.contains('/') {
-                paths.add(glob);
-            } else {
-                names.add(glob);
-            }
-        }
-        Ok(Patterns {
-            names: names.build().map_err(|e| Error::Invalid(e.to_string()))?,
-            paths: paths.build().map_err(|e| Error::Invalid(e.to_string()))?,
-        })
-    }
-
-    fn matches(&self, path: &Path) -> bool {
-        path.file_name().is_some_and(|n| self.names.is_match(n)) || self.paths.is_match(path)
-    }
-}
 
 /// Finds matches in many snapshots, remembering the subtrees that hold none.
 pub struct Finder<'a> {
@@ -82,7 +50,7 @@ impl<'a> Finder<'a> {
         prefix: &Path,
         found: &mut dyn FnMut(&Path, &Node) -> Result<()>,
     ) -> Result<bool> {
-        let by_name_only = self.patterns.paths.is_empty();
+        let by_name_only = self.patterns.names_only();
         if by_name_only && self.barren.contains(tree) {
             return Ok(false);
         }

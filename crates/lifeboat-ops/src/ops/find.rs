@@ -21,7 +21,7 @@ pub fn find(
     found: &mut dyn FnMut(&SnapshotEntry, &Path, &Node) -> std::io::Result<()>,
 ) -> Result<()> {
     modes::require(repo, Operation::List)?;
-    let patterns = Patterns::new(patterns)?;
+    let patterns = Patterns::new(patterns, "pattern")?;
     let chosen = if snapshots.is_empty() {
         filter.apply(repo.snapshots()?)
     } else {
