@@ -68,23 +68,7 @@ fn fifos_sockets_and_devices_back_up_without_blocking_and_restore_as_nodes() {
     }
 
     let target = env.path("restored");
-    let out = env
-        .cmd()
-        .args([
-            "restore",
-            "latest",
-            "--target",
-            target.to_str().unwrap(),
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = env.json(&["restore", "latest", "--target", target.to_str().unwrap()]);
     let back = common::restored(&target, &src);
     let pipe = std::fs::symlink_metadata(back.join("pipe")).unwrap();
     assert!(pipe.file_type().is_fifo());
