@@ -6,7 +6,8 @@
 # - setpriv (util-linux) for running test servers and unreadable-file tests as a non-root user,
 # - script (bsdutils) for the password-prompt tests on a pseudo-terminal,
 # - promtool (Debian package prometheus) for the alerting rules' tests (scripts/check-alerts.sh),
-# - chromium and chromedriver (Debian packages) for the dashboard test driving a headless browser.
+# - chromium and chromedriver (Debian packages) for the dashboard test driving a headless browser,
+# - setfacl/getfacl (Debian package acl) for the POSIX ACL round trips.
 # In CI (CI=true) a missing service makes its tests fail, never skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,7 @@ command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v script >/dev/null 2>&1 || need_apt+=(bsdutils)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+{ command -v setfacl && command -v getfacl; } >/dev/null 2>&1 || need_apt+=(acl)
 { command -v chromedriver && command -v chromium; } >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing ${need_apt[*]} from Debian packages ..."

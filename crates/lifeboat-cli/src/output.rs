@@ -163,6 +163,8 @@ pub fn node_json(path: &Path, node: &Node) -> serde_json::Value {
             "rdev": node.kind().is_special().then_some(node.rdev),
             "links": node.link_group().map(|_| node.links),
             "link_group": node.link_group().map(|(d, i)| format!("{d}:{i}")),
+            "xattrs": (!node.xattrs.is_empty())
+                .then(|| node.xattrs.iter().map(|x| x.name.as_str()).collect::<Vec<_>>()),
     })
 }
 

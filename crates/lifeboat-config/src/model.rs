@@ -165,6 +165,8 @@ pub struct FilesSource {
     pub exclude: Vec<String>,
     /// `one_file_system`: stay on the filesystem of each path (default false).
     pub one_file_system: bool,
+    /// `xattrs`: record extended attributes, POSIX ACLs and capabilities (default true).
+    pub xattrs: bool,
 }
 
 /// `kind = "command"`: the standard output of a command, stored as one file.

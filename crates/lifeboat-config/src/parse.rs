@@ -58,7 +58,7 @@ const S3_KEYS: &[&str] = &[
 ];
 const SOURCE_COMMON: &[&str] = &["kind", "repository", "tags", "host", "restore_point"];
 const RESTORE_POINTS_KEYS: &[&str] = &["pre_command", "post_command", "timeout"];
-const FILES_KEYS: &[&str] = &["paths", "exclude", "one_file_system"];
+const FILES_KEYS: &[&str] = &["paths", "exclude", "one_file_system", "xattrs"];
 const COMMAND_KEYS: &[&str] = &["stream_name", "command"];
 const POSTGRES_KEYS: &[&str] = &["dsn", "database", "databases", "all", "count_rows"];
 const PHYSICAL_KEYS: &[&str] = &[
@@ -971,12 +971,14 @@ impl<'a> Parser<'a> {
                     .map(|(e, _)| e)
                     .unwrap_or_default();
                 let one_file_system = self.boolean(sec, "one_file_system").is_some_and(|(b, _)| b);
+                let xattrs = self.boolean(sec, "xattrs").is_none_or(|(b, _)| b);
                 SourceKind::Files(FilesSource {
                     paths: paths
                         .map(|(p, _)| p.iter().map(|p| self.resolve(p)).collect())
                         .unwrap_or_default(),
                     exclude,
                     one_file_system,
+                    xattrs,
                 })
             }
             "command" => {

@@ -309,6 +309,7 @@ pub fn execute(env: &Env, ctx: &Context, spec: &JobSpec) -> Result<Value, JobErr
                 includes: include.clone(),
                 overwrite: false,
                 no_sparse: false,
+                no_xattrs: false,
             };
             Ok(to_json(lifeboat_ops::restore::files(ctx, &repo, &req)?))
         }

@@ -425,6 +425,7 @@ fn restore_files(
             redirects: Vec::new(),
             cancel: req.cancel.clone(),
             no_sparse: false,
+            no_xattrs: false,
         },
         req.restored_bytes.clone(),
     )

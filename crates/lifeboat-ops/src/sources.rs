@@ -46,6 +46,7 @@ impl SourceRequest {
                 paths: f.paths.clone(),
                 excludes: f.exclude.clone(),
                 one_file_system: f.one_file_system,
+                no_xattrs: !f.xattrs,
                 labels,
                 ..Default::default()
             }),

@@ -56,6 +56,9 @@ struct FilesArgs {
     /// Re-read every file
     #[arg(long)]
     force: bool,
+    /// Do not record extended attributes (nor the POSIX ACLs and capabilities kept in them)
+    #[arg(long)]
+    no_xattrs: bool,
     /// Back up standard input
     #[arg(long)]
     stdin: bool,
@@ -130,6 +133,7 @@ pub fn run(s: &Session, a: &BackupArgs) -> Result<i32> {
                 one_file_system: f.one_file_system,
                 parent: f.parent.clone(),
                 force: f.force,
+                no_xattrs: f.no_xattrs,
                 labels,
             },
         )?
@@ -184,6 +188,7 @@ fn run_source(s: &Session, f: &FilesArgs, name: &str) -> Result<i32> {
             r.one_file_system |= f.one_file_system;
             r.parent = f.parent.clone();
             r.force = f.force;
+            r.no_xattrs |= f.no_xattrs;
         }
         SourceRequest::PostgresPhysical(r) => r.force = f.force,
         SourceRequest::Command(_) | SourceRequest::Postgres(_) | SourceRequest::Sqlite(_) => {}

@@ -47,6 +47,9 @@ struct FilesArgs {
     /// Write all-zero blocks out instead of leaving holes
     #[arg(long, overrides_with = "sparse")]
     no_sparse: bool,
+    /// Do not restore extended attributes (nor the ACLs and capabilities kept in them)
+    #[arg(long)]
+    no_xattrs: bool,
     /// Print JSON
     #[arg(long)]
     json: bool,
@@ -76,6 +79,7 @@ pub fn run(s: &Session, a: &RestoreArgs) -> Result<i32> {
             includes: f.includes.clone(),
             overwrite: f.overwrite,
             no_sparse: f.no_sparse && !f.sparse,
+            no_xattrs: f.no_xattrs,
         },
     )?;
     drop(display);

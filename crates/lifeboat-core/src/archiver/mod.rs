@@ -24,6 +24,7 @@ mod paths;
 mod saver;
 mod stream;
 mod walker;
+mod xattrs;
 
 pub use command::backup_command;
 pub use dir_root::{backup_dir_root, DirAdditions, DirSource};
@@ -73,6 +74,8 @@ pub struct BackupOptions {
     pub parent: Option<String>,
     /// Re-read every file even if unchanged.
     pub force: bool,
+    /// Do not record extended attributes (nor the POSIX ACLs and capabilities kept in them).
+    pub no_xattrs: bool,
     /// Source kind recorded for streams (default `stream`).
     pub source_kind: Option<String>,
     /// Source-specific metadata recorded in the snapshot.

@@ -130,7 +130,8 @@ impl Walker<'_, '_> {
                 return Ok(None);
             }
         };
-        if meta.file_type().is_symlink() && self.follow.is_some_and(|f| f(path)) {
+        let followed = meta.file_type().is_symlink() && self.follow.is_some_and(|f| f(path));
+        if followed {
             meta = match std::fs::metadata(path) {
                 Ok(m) => m,
                 Err(e) => {
@@ -261,7 +262,34 @@ impl Walker<'_, '_> {
                 node.rdev = meta.rdev();
             }
         }
+        if !self.opts.no_xattrs {
+            self.read_xattrs(path, followed, &mut node)?;
+        }
         Ok(Some(node))
+    }
+
+    /// Records the extended attributes of the entry at `path` (of what it points to when a
+    /// followed symbolic link). One that cannot be read leaves the node without attributes
+    /// and is reported like an unreadable file, so the backup does not claim completeness.
+    fn read_xattrs(&mut self, path: &Path, followed: bool, node: &mut Node) -> Result<()> {
+        let read = if followed {
+            std::fs::canonicalize(path).and_then(|p| super::xattrs::read(&p))
+        } else {
+            super::xattrs::read(path)
+        };
+        match read {
+            Ok(x) => node.xattrs = x,
+            Err(e) if self.strict && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if self.strict => {
+                return Err(Error::io("reading extended attributes of", path, e));
+            }
+            Err(e) => {
+                let why = format!("reading extended attributes: {e}");
+                tracing::warn!("{}: {why}", path.display());
+                self.skipped.push((path.to_path_buf(), why));
+            }
+        }
+        Ok(())
     }
 
     /// Reads a directory into a tree; `None` when it cannot be listed.

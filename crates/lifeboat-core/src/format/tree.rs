@@ -104,6 +104,47 @@ pub struct Node {
     /// restore writes the content once and links the others to it.
     #[serde(default, skip_serializing_if = "at_most_one")]
     pub links: u64,
+    /// Extended attributes (including POSIX ACLs, `system.posix_acl_access`/`default`, and
+    /// capabilities, `security.capability`), sorted by name. Absent in trees written before
+    /// they were recorded and for entries without any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub xattrs: Vec<Xattr>,
+}
+
+/// One extended attribute of a node.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Xattr {
+    /// Name with its namespace (`user.mime_type`); lossy UTF-8 when `name_b64` is set.
+    pub name: String,
+    /// Exact name bytes when the name is not valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_b64: Option<String>,
+    /// The value, base64 (standard alphabet, padded).
+    pub value: String,
+}
+
+impl Xattr {
+    /// An attribute from its raw name and value.
+    pub fn new(name: &OsStr, value: &[u8]) -> Xattr {
+        let (name, name_b64) = encode_os(name);
+        Xattr {
+            name,
+            name_b64,
+            value: base64::engine::general_purpose::STANDARD.encode(value),
+        }
+    }
+
+    /// The exact name.
+    pub fn os_name(&self) -> OsString {
+        decode_os(&self.name, &self.name_b64)
+    }
+
+    /// The raw value; `None` when the stored base64 is damaged.
+    pub fn raw_value(&self) -> Option<Vec<u8>> {
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.value)
+            .ok()
+    }
 }
 
 fn at_most_one(n: &u64) -> bool {

@@ -53,7 +53,7 @@ pub struct Change {
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// For `modified` and `metadata`: the fields that differ (`content`, `size`, `mode`,
-    /// `mtime`, `uid`, `gid`, `link_target`).
+    /// `mtime`, `uid`, `gid`, `link_target`, `rdev`, `xattrs`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<&'static str>,
 }
@@ -235,6 +235,9 @@ impl Differ<'_> {
         }
         if x.rdev != y.rdev {
             fields.push("rdev");
+        }
+        if x.xattrs != y.xattrs {
+            fields.push("xattrs");
         }
         let change =
             if content || (x.kind() == NodeKind::Symlink && fields.contains(&"link_target")) {

@@ -7,6 +7,7 @@
 mod dump;
 mod restore;
 mod walk;
+mod xattrs;
 
 pub use dump::dump;
 pub use restore::{restore, RestoreOptions, RestoreSummary};

@@ -33,6 +33,8 @@ pub struct RestoreOptions {
     /// blobs are not written: the file was sized first, so they stay holes, as in the source
     /// of a sparse file).
     pub no_sparse: bool,
+    /// Do not restore extended attributes (nor the ACLs and capabilities kept in them).
+    pub no_xattrs: bool,
 }
 
 /// What a restore did.
@@ -52,6 +54,10 @@ pub struct RestoreSummary {
     pub sparse_bytes: u64,
     /// Devices left out because creating them needs root (each logged as a warning).
     pub specials_skipped: u64,
+    /// Extended attributes set (ACLs and capabilities included).
+    pub xattrs: u64,
+    /// Extended attributes the target refused (each logged as a warning naming the file).
+    pub xattrs_skipped: u64,
     /// Bytes of file content written.
     pub bytes: u64,
     /// Wall-clock seconds.
@@ -166,6 +172,7 @@ pub fn restore(
                     std::os::unix::fs::symlink(node.os_link_target(), &dest)
                         .map_err(|e| Error::io("creating symlink", &dest, e))?;
                     restore_owner(&dest, node, true)?;
+                    set_xattrs(&dest, node, opts, &mut summary);
                     let mt = mtime(node);
                     filetime::set_symlink_file_times(&dest, mt, mt)
                         .map_err(|e| Error::io("setting times of", &dest, e))?;
@@ -178,6 +185,7 @@ pub fn restore(
                     match make_node(&dest, node) {
                         Ok(()) => {
                             restore_owner(&dest, node, true)?;
+                            set_xattrs(&dest, node, opts, &mut summary);
                             let mt = mtime(node);
                             filetime::set_symlink_file_times(&dest, mt, mt)
                                 .map_err(|e| Error::io("setting times of", &dest, e))?;
@@ -336,6 +344,7 @@ pub fn restore(
     }
     for (job, node) in &files {
         restore_owner(&job.path, node, false)?;
+        set_xattrs(&job.path, node, opts, &mut summary);
         std::fs::set_permissions(
             &job.path,
             std::os::unix::fs::PermissionsExt::from_mode(node.mode),
@@ -347,6 +356,7 @@ pub fn restore(
     }
     for (path, node) in dirs.iter().rev() {
         restore_owner(path, node, false)?;
+        set_xattrs(path, node, opts, &mut summary);
         std::fs::set_permissions(
             path,
             std::os::unix::fs::PermissionsExt::from_mode(node.mode),
@@ -422,6 +432,16 @@ fn make_node(path: &Path, node: &Node) -> std::io::Result<()> {
         path,
         std::os::unix::fs::PermissionsExt::from_mode(node.mode & 0o7777),
     )
+}
+
+/// Sets `node`'s extended attributes on `path` unless the restore leaves them out.
+fn set_xattrs(path: &Path, node: &Node, opts: &RestoreOptions, summary: &mut RestoreSummary) {
+    if opts.no_xattrs || node.xattrs.is_empty() {
+        return;
+    }
+    let done = super::xattrs::apply(path, node);
+    summary.xattrs += done.set;
+    summary.xattrs_skipped += done.refused;
 }
 
 fn mtime(node: &Node) -> filetime::FileTime {

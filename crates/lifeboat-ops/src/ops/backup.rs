@@ -59,6 +59,8 @@ pub struct FilesRequest {
     pub parent: Option<String>,
     /// Read every file, also unchanged ones.
     pub force: bool,
+    /// Leave extended attributes (ACLs, capabilities) out.
+    pub no_xattrs: bool,
     /// Tags and host.
     #[serde(flatten)]
     pub labels: SnapshotLabels,
@@ -149,6 +151,7 @@ pub fn files(ctx: &Context, repo: &Repository, req: &FilesRequest) -> Result<Bac
             one_file_system: req.one_file_system,
             parent: req.parent.clone(),
             force: req.force,
+            no_xattrs: req.no_xattrs,
             ..req.labels.options()
         };
         let report: BackupReport =

@@ -27,6 +27,8 @@ pub struct RestoreRequest {
     pub overwrite: bool,
     /// Write all-zero blocks out instead of leaving holes.
     pub no_sparse: bool,
+    /// Leave extended attributes (ACLs, capabilities) out.
+    pub no_xattrs: bool,
 }
 
 /// What a restore wrote.
@@ -69,6 +71,7 @@ pub fn files(ctx: &Context, repo: &Repository, req: &RestoreRequest) -> Result<R
                 redirects: Vec::new(),
                 cancel: ctx.cancel_token().clone(),
                 no_sparse: req.no_sparse,
+                no_xattrs: req.no_xattrs,
             },
             ctx.restored_bytes.clone(),
         )?;

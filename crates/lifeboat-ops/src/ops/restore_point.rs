@@ -749,6 +749,7 @@ fn restore_member(
                         redirects: Vec::new(),
                         cancel: ctx.cancel_token().clone(),
                         no_sparse: false,
+                        no_xattrs: false,
                     },
                     ctx.restored_bytes.clone(),
                 )
