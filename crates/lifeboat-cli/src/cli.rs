@@ -54,6 +54,10 @@ pub enum Command {
     Diff(cmd::diff::DiffArgs),
     /// Find which snapshots hold files matching a pattern
     Find(cmd::find::FindArgs),
+    /// Change snapshots' tags (--add, --remove, --set): each becomes a retagged copy
+    Tag(cmd::tag::TagArgs),
+    /// Remove files from existing snapshots (--exclude), e.g. for a deletion request
+    Rewrite(cmd::rewrite::RewriteArgs),
     /// Restore a snapshot into a directory, or PostgreSQL (`lifeboat restore postgres`)
     Restore(Box<cmd::restore::RestoreArgs>),
     /// Write one file or a stream snapshot to standard output

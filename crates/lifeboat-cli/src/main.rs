@@ -63,6 +63,8 @@ fn run(s: &Session, command: &Command) -> anyhow::Result<i32> {
         Command::Ls(a) => cmd::ls::run(s, a),
         Command::Diff(a) => cmd::diff::run(s, a),
         Command::Find(a) => cmd::find::run(s, a),
+        Command::Tag(a) => cmd::tag::run(s, a),
+        Command::Rewrite(a) => cmd::rewrite::run(s, a),
         Command::Restore(a) => cmd::restore::run(s, a),
         Command::Dump(a) => cmd::dump::run(s, a),
         Command::Check(a) => cmd::check::run(s, a),

@@ -55,7 +55,12 @@ fn xattrs_and_acls_round_trip_and_show_in_ls_and_diff() {
     );
     tool(
         "setfacl",
-        &["-d", "-m", "u:65534:rwx", src.join("shared").to_str().unwrap()],
+        &[
+            "-d",
+            "-m",
+            "u:65534:rwx",
+            src.join("shared").to_str().unwrap(),
+        ],
     );
     if root() {
         // A namespace only root may write.
@@ -94,7 +99,10 @@ fn xattrs_and_acls_round_trip_and_show_in_ls_and_diff() {
     assert!(r["summary"]["xattrs"].as_u64().unwrap() >= 5, "{r}");
     let back = common::restored(&target, &src);
     let bdoc = back.join("doc.txt");
-    assert_eq!(get(&bdoc, "user.checksum").unwrap(), [0xff, 0x00, 0xfe, 0x80]);
+    assert_eq!(
+        get(&bdoc, "user.checksum").unwrap(),
+        [0xff, 0x00, 0xfe, 0x80]
+    );
     assert_eq!(get(&bdoc, "user.empty").unwrap(), b"");
     assert_eq!(
         get(&back.join("shared"), "user.owner_team").unwrap(),

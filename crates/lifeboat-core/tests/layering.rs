@@ -17,8 +17,9 @@ fn layer(name: &str) -> Option<u8> {
     })
 }
 
-/// Operation folders that may use another one: replication stores blobs with the archiver's saver.
-const OPERATION_USES: &[(&str, &str)] = &[("replication", "archiver")];
+/// Operation folders that may use another one: replication and rewrite store blobs with the
+/// archiver's saver.
+const OPERATION_USES: &[(&str, &str)] = &[("replication", "archiver"), ("maintenance", "archiver")];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src") {

@@ -34,7 +34,7 @@ pub use lifeboat_core::error::Hint;
 pub use open::Location;
 pub use ops::{
     app, backup, check, copy, diff, drill, dump, find, forget, init, journal, keys, list, mode,
-    prune, restore, restore_point, unlock, wal,
+    prune, restore, restore_point, rewrite, unlock, wal,
 };
 
 /// Runs `f` with a journal recorder and appends its record with the result; journal append

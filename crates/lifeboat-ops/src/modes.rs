@@ -3,8 +3,8 @@
 //! | effect | operations | normal | degraded | read-only |
 //! |---|---|---|---|---|
 //! | read | listing, restore, dump, check, journal, WAL fetch/verify/show, dry runs, copy (as source), drill reports | yes | yes | yes |
-//! | add | init, backups of every kind, WAL push, copy into the repository, key add, drills (their reports) | yes | yes | no |
-//! | destroy | forget, prune, WAL expiry, key removal, password change | yes | no | no |
+//! | add | init, backups of every kind, WAL push, copy into the repository, key add, drills (their reports), rewrite | yes | yes | no |
+//! | destroy | forget, prune, WAL expiry, key removal, password change, tag, rewrite --forget-original | yes | no | no |
 //! | govern | mode changes, unlock of stale locks | yes | yes | yes |
 //!
 //! `docs/design/modes.md` prints the same table for every [`Operation`]; a test checks both
@@ -97,6 +97,12 @@ pub enum Operation {
     RestorePointPin,
     /// Restore a restore point's members.
     RestorePointRestore,
+    /// Change snapshots' tags (writes copies, removes the originals).
+    Tag,
+    /// Remove files from snapshots, keeping the originals.
+    Rewrite,
+    /// Remove files from snapshots and remove the originals.
+    RewriteForgetOriginal,
 }
 
 /// What an operation does to the repository's data.
@@ -115,7 +121,7 @@ pub enum Effect {
 
 impl Operation {
     /// Every operation, in table order.
-    pub const ALL: [Operation; 38] = [
+    pub const ALL: [Operation; 41] = [
         Operation::Init,
         Operation::BackupFiles,
         Operation::BackupStream,
@@ -154,6 +160,9 @@ impl Operation {
         Operation::RestorePointList,
         Operation::RestorePointPin,
         Operation::RestorePointRestore,
+        Operation::Tag,
+        Operation::Rewrite,
+        Operation::RewriteForgetOriginal,
     ];
 
     /// The name used in messages and journal records.
@@ -197,6 +206,9 @@ impl Operation {
             Operation::RestorePointList => "restore-point list, show",
             Operation::RestorePointPin => "restore-point pin",
             Operation::RestorePointRestore => "restore-point restore",
+            Operation::Tag => "tag",
+            Operation::Rewrite => "rewrite",
+            Operation::RewriteForgetOriginal => "rewrite --forget-original",
         }
     }
 
@@ -220,8 +232,11 @@ impl Operation {
             | KeyAdd
             | Drill
             | RestorePointCreate
-            | RestorePointPin => Effect::Add,
-            WalExpire | Forget | Prune | KeyRemove | KeyPasswd => Effect::Destroy,
+            | RestorePointPin
+            | Rewrite => Effect::Add,
+            WalExpire | Forget | Prune | KeyRemove | KeyPasswd | Tag | RewriteForgetOriginal => {
+                Effect::Destroy
+            }
             ModeSet | Unlock => Effect::Govern,
         }
     }

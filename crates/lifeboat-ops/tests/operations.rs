@@ -274,6 +274,26 @@ fn attempt(
             },
         )
         .map(drop),
+        Operation::Tag => lifeboat_ops::rewrite::tag(
+            &ctx,
+            repo,
+            &lifeboat_ops::rewrite::TagRequest {
+                snapshots: vec![latest()],
+                add: vec![format!("t{}", rand_suffix())],
+                ..Default::default()
+            },
+        )
+        .map(drop),
+        Operation::Rewrite | Operation::RewriteForgetOriginal => lifeboat_ops::rewrite::rewrite(
+            &ctx,
+            repo,
+            &lifeboat_ops::rewrite::RewriteRequest {
+                excludes: vec!["note.txt".into()],
+                forget_original: op == Operation::RewriteForgetOriginal,
+                ..Default::default()
+            },
+        )
+        .map(drop),
         Operation::PruneDryRun => lifeboat_ops::prune::prune(&ctx, repo, true).map(drop),
         Operation::Prune => lifeboat_ops::prune::prune(&ctx, repo, false).map(drop),
         Operation::CopyFrom => {

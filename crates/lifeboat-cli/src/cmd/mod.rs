@@ -20,9 +20,11 @@ pub mod postgres;
 pub mod prune;
 pub mod restore;
 pub mod restore_point;
+pub mod rewrite;
 pub mod snapshots;
 pub mod sqlite;
 pub mod stats;
+pub mod tag;
 pub mod unlock;
 pub mod wal;
 

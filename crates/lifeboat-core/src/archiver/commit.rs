@@ -58,5 +58,7 @@ pub(super) fn new_snapshot(opts: &BackupOptions, source: &str, tree: BlobId) -> 
         extra: opts.extra.clone(),
         dictionary: None,
         program_version: crate::PROGRAM_VERSION.to_string(),
+        original: None,
+        replaces: Vec::new(),
     }
 }

@@ -85,6 +85,14 @@ pub struct Snapshot {
     pub dictionary: Option<String>,
     /// Version of the program that wrote it.
     pub program_version: String,
+    /// For a snapshot written by `tag` or `rewrite` in place of another: the id of the first
+    /// snapshot of the chain (restic's `original`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+    /// Every snapshot id this one stands in for, oldest first (so `replaces[0]` is
+    /// `original`): a restore point naming one of them means this snapshot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaces: Vec<String>,
 }
 
 impl Snapshot {

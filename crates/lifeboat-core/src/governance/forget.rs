@@ -179,6 +179,8 @@ mod tests {
                 extra: Default::default(),
                 dictionary: None,
                 program_version: String::new(),
+                original: None,
+                replaces: Vec::new(),
             },
         }
     }

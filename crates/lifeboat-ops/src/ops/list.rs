@@ -88,5 +88,7 @@ pub fn snapshot_json(e: &SnapshotEntry) -> serde_json::Value {
         "extra": s.extra,
         "dictionary": s.dictionary,
         "program_version": s.program_version,
+        "original": s.original,
+        "replaces": s.replaces,
     })
 }

@@ -17,5 +17,6 @@ pub mod mode;
 pub mod prune;
 pub mod restore;
 pub mod restore_point;
+pub mod rewrite;
 pub mod unlock;
 pub mod wal;

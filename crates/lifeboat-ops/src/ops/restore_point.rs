@@ -403,9 +403,23 @@ pub fn list(_ctx: &Context, repo: &Repository) -> Result<Vec<Listed>> {
     modes::require(repo, Operation::RestorePointList)?;
     let pins = pins(repo)?;
     let mut out = Vec::new();
+    let mut current: Option<Current> = None;
     for id in repo.list_restore_point_ids()? {
         let mut point: RestorePoint = repo.read_restore_point(&id)?;
         point.id = id;
+        for m in &mut point.members {
+            for s in &mut m.snapshots {
+                if current.is_none() {
+                    current = Some(Current::of(repo)?);
+                }
+                if let Some(c) = current
+                    .as_mut()
+                    .and_then(|c| c.resolve(repo, s).transpose())
+                {
+                    *s = c?;
+                }
+            }
+        }
         let pinned_until = match pins.get(&point.id) {
             Some(p) if p.until == "none" => None,
             Some(p) => Some(p.until.clone()),
@@ -418,6 +432,40 @@ pub fn list(_ctx: &Context, repo: &Repository) -> Result<Vec<Listed>> {
     }
     out.sort_by(|a, b| a.point.time.cmp(&b.point.time));
     Ok(out)
+}
+
+/// The snapshots there are, for following `tag`/`rewrite` chains: a member recorded under an
+/// id that a copy replaced (the copy's `replaces` holds it) means the copy.
+struct Current {
+    ids: HashSet<String>,
+    /// Replaced id → current id; read from the snapshots on first need.
+    forward: Option<std::collections::HashMap<String, String>>,
+}
+
+impl Current {
+    fn of(repo: &Repository) -> Result<Current> {
+        Ok(Current {
+            ids: repo.list_snapshot_ids()?.into_iter().collect(),
+            forward: None,
+        })
+    }
+
+    /// The id standing for `id` now, when that is another one.
+    fn resolve(&mut self, repo: &Repository, id: &str) -> Result<Option<String>> {
+        if self.ids.contains(id) {
+            return Ok(None);
+        }
+        if self.forward.is_none() {
+            let mut map = std::collections::HashMap::new();
+            for s in repo.snapshots()? {
+                for old in &s.snapshot.replaces {
+                    map.insert(old.clone(), s.id.clone());
+                }
+            }
+            self.forward = Some(map);
+        }
+        Ok(self.forward.as_ref().and_then(|m| m.get(id).cloned()))
+    }
 }
 
 /// One restore point by name, id or unique id prefix.
