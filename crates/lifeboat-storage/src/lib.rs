@@ -11,10 +11,12 @@
 #![warn(missing_docs)]
 
 pub mod choose;
+pub mod cloud;
 mod error;
 pub mod layers;
 pub mod local;
 pub mod memory;
+mod runtime;
 pub mod s3;
 
 pub use error::{ErrorKind, StorageError};

@@ -76,8 +76,8 @@ pub fn require_capability(storage: &dyn ReadStorage) -> Result<()> {
     Err(Error::guided(
         format!(
             "{}: bucket without object lock: this store cannot set per-object retention, so \
-             object-lock retention cannot be honoured (create the bucket with Object Lock \
-             enabled, on a backend that supports it)",
+             object-lock retention cannot be honoured (object lock needs an S3 bucket created \
+             with Object Lock enabled; local, gs:// and azure:// repositories cannot have it)",
             storage.location()
         ),
         Hint::DropOption {

@@ -3,6 +3,7 @@
 
 use super::config::S3Config;
 use super::object_lock::{rfc3339, LockApi, LockFailure};
+use crate::runtime::IoRuntime;
 use crate::{
     validate_key, Capabilities, ErrorKind, ObjectInfo, ReadStorage, Result, Retention,
     StorageError, WriteOptions, WriteStorage,
@@ -26,7 +27,7 @@ pub struct S3Storage {
     op: Operator,
     /// Multipart uploads (a different checksum algorithm).
     op_multipart: Operator,
-    rt: Option<tokio::runtime::Runtime>,
+    rt: IoRuntime,
     location: String,
     bucket: String,
     endpoint: String,
@@ -44,15 +45,6 @@ impl fmt::Debug for S3Storage {
             .field("location", &self.location)
             .field("atomic_create", &self.atomic_create)
             .finish()
-    }
-}
-
-impl Drop for S3Storage {
-    fn drop(&mut self) {
-        // Dropping a runtime inside another runtime's context panics; this never blocks.
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
     }
 }
 
@@ -76,31 +68,13 @@ impl S3Storage {
                 )));
             }
         }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("lifeboat-s3")
-            .enable_all()
-            .build()
+        let rt = IoRuntime::new("lifeboat-s3")
             .map_err(|e| fail(format!("cannot start the S3 I/O runtime: {e}")))?;
-        let client = {
-            let _guard = rt.enter();
-            reqwest::Client::builder()
-                .connect_timeout(config.connect_timeout)
-                .read_timeout(config.read_timeout)
-                .build()
-        };
-        let client = match client {
-            Ok(client) => client,
-            Err(e) => {
-                // Never drop a runtime in place: the caller may be inside another runtime.
-                rt.shutdown_background();
-                return Err(fail(format!("cannot build the HTTP client: {e}")));
-            }
-        };
+        let client = rt
+            .http_client(config.connect_timeout, config.read_timeout)
+            .map_err(|e| fail(format!("cannot build the HTTP client: {e}")))?;
         let lock = LockApi::new(&config, client.clone());
-        let transport = opendal::HttpTransporter::new(
-            opendal_http_transport_reqwest::ReqwestTransport::new(client),
-        );
+        let transport = IoRuntime::transport(client);
         let build = |checksum: Option<&str>| -> Result<Operator> {
             let mut builder = opendal::services::S3::default()
                 .bucket(&config.bucket)
@@ -133,22 +107,15 @@ impl S3Storage {
         };
         // S3 accepts no MD5 for multipart uploads: those use CRC32C instead.
         let multipart_checksum = config.checksum.as_deref().map(|_| "crc32c");
-        let (op, op_multipart) = match build(config.checksum.as_deref())
-            .and_then(|op| Ok((op, build(multipart_checksum)?)))
-        {
-            Ok(ops) => ops,
-            Err(e) => {
-                rt.shutdown_background();
-                return Err(e);
-            }
-        };
+        let op = build(config.checksum.as_deref())?;
+        let op_multipart = build(multipart_checksum)?;
 
         let atomic_create =
             config.conditional_writes && op.info().capability().write_with_if_not_exists;
         Ok(S3Storage {
             op,
             op_multipart,
-            rt: Some(rt),
+            rt,
             location,
             bucket: config.bucket.clone(),
             endpoint: config.endpoint_display(),
@@ -224,18 +191,7 @@ impl S3Storage {
         F::IntoFuture: Send,
         F::Output: Send,
     {
-        let f = f.into_future();
-        let rt = self.rt.as_ref().expect("runtime lives until drop");
-        if tokio::runtime::Handle::try_current().is_ok() {
-            // Already inside a runtime (a caller's async context): block a helper thread instead.
-            std::thread::scope(|s| {
-                s.spawn(|| rt.block_on(f))
-                    .join()
-                    .expect("S3 helper thread panicked")
-            })
-        } else {
-            rt.block_on(f)
-        }
+        self.rt.block_on(f)
     }
 
     /// Classifies an OpenDAL error and says what to check.

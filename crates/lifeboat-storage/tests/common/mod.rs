@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: a `moto_server` on a free loopback port.
 #![allow(dead_code)]
 
+pub mod emulators;
+
 use lifeboat_storage::s3::S3Config;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
