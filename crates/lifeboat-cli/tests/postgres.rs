@@ -306,6 +306,60 @@ fn physical_backup_and_point_in_time_restores() {
     );
     assert_eq!(rows, full, "a full restore has all the data");
 
+    // --listen: the kept server also serves TCP clients (an operator finishing a recovery).
+    let tcp_dir = env.path().join("r_tcp");
+    let tcp_port = free_port();
+    let listen = format!("127.0.0.1:{tcp_port}");
+    let r = env.lb_json(&[
+        "restore",
+        "postgres",
+        "--physical",
+        "--target-dir",
+        tcp_dir.to_str().unwrap(),
+        "--latest",
+        "--start",
+        "--keep-running",
+        "--listen",
+        &listen,
+        "--start-timeout",
+        "120",
+    ]);
+    assert_eq!(r["started"]["port"], tcp_port, "{r}");
+    assert_eq!(r["started"]["listen"], "127.0.0.1", "{r}");
+    let tcp = r["started"]["tcp_dsn"].as_str().unwrap().to_string() + " user=postgres";
+    assert!(tcp.contains("host=127.0.0.1"), "{tcp}");
+    let over_tcp = env.run(
+        "psql",
+        &[
+            "-X",
+            "-A",
+            "-t",
+            "-d",
+            &tcp,
+            "-c",
+            "SELECT count(*), md5(string_agg(payload, ',' ORDER BY id)) FROM t",
+        ],
+    );
+    assert_eq!(over_tcp.trim(), full, "served over TCP");
+    stop_dir(&env, &tcp_dir);
+    // Without --keep-running, --listen is refused (there would be nothing to connect to).
+    let out = env
+        .lb()
+        .args([
+            "restore",
+            "postgres",
+            "--physical",
+            "--target-dir",
+            env.path().join("r_nolisten").to_str().unwrap(),
+            "--latest",
+            "--start",
+            "--listen",
+            "127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
     // A restore that goes live (archiving preserved) continues on timeline 2 in the same
     // archive: its history file and segments are pushed, verify follows the timeline switch, and
     // a later restore to --latest replays into timeline 2.

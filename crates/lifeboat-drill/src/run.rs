@@ -791,6 +791,7 @@ fn restore_physical_copy(
         &StartOptions {
             port: Some(port),
             keep_running: true,
+            listen: None,
             timeout: req.drill.timeout,
             env: Vec::new(),
             run_as: req.drill.run_as.clone(),

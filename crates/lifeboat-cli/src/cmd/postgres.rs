@@ -172,6 +172,11 @@ pub struct PgRestoreArgs {
     /// Leave the server running after recovery
     #[arg(long, requires = "start")]
     keep_running: bool,
+    /// With --keep-running: also serve TCP clients, on ADDR (`127.0.0.1`, `0.0.0.0`, a list
+    /// `a,b`) or ADDR:PORT (the port then replaces --port); the restored pg_hba.conf decides who
+    /// may connect
+    #[arg(long, value_name = "ADDR[:PORT]", requires = "keep_running")]
+    listen: Option<String>,
     /// When lifeboat runs as root: the operating-system user to start the server as (PostgreSQL
     /// refuses root; the restored directory is given to this user) [default: postgres]
     #[arg(long, requires = "start")]
@@ -477,6 +482,10 @@ fn restore_physical(s: &Session, a: &PgRestoreArgs) -> Result<i32> {
         None => a.start,
     };
     let config_path = s.config()?.map(|c| c.path.clone());
+    let (listen_addr, listen_port) = match a.listen.as_deref().map(split_listen).transpose()? {
+        Some((addr, port)) => (Some(addr), port),
+        None => (None, None),
+    };
     let opts = PhysicalRestoreOptions {
         target_dir: a.target_dir.clone().expect("clap requires it"),
         target,
@@ -486,8 +495,9 @@ fn restore_physical(s: &Session, a: &PgRestoreArgs) -> Result<i32> {
         archive_off,
         exclusive: a.exclusive,
         start: a.start.then(|| StartOptions {
-            port: a.port,
+            port: listen_port.or(a.port),
             keep_running: a.keep_running,
+            listen: listen_addr.clone(),
             timeout: Duration::from_secs(a.start_timeout),
             env: Vec::new(),
             run_as: a.run_as.clone(),
@@ -544,6 +554,12 @@ fn restore_physical(s: &Session, a: &PgRestoreArgs) -> Result<i32> {
                     s.dsn,
                     report.target_dir.display()
                 );
+                if let (Some(l), Some(tcp)) = (&s.listen, &s.tcp_dsn) {
+                    println!(
+                        "it serves TCP clients on {l}, port {}: psql \"{tcp}\"",
+                        s.port
+                    );
+                }
             } else {
                 println!("the temporary server was stopped");
             }
@@ -560,4 +576,26 @@ fn restore_physical(s: &Session, a: &PgRestoreArgs) -> Result<i32> {
     }
     println!("restore took {:.1}s", report.duration_seconds);
     Ok(0)
+}
+
+/// `--listen ADDR` or `ADDR:PORT` (IPv6 as `[::1]:PORT`): the addresses and the port, if given.
+fn split_listen(v: &str) -> Result<(String, Option<u16>)> {
+    let bad = || anyhow::anyhow!("--listen {v}: give ADDR (127.0.0.1, 0.0.0.0, a,b) or ADDR:PORT");
+    if let Some(rest) = v.strip_prefix('[') {
+        let (host, tail) = rest.split_once(']').ok_or_else(bad)?;
+        let port = match tail.strip_prefix(':') {
+            Some(p) => Some(p.parse().map_err(|_| bad())?),
+            None if tail.is_empty() => None,
+            None => return Err(bad()),
+        };
+        return Ok((host.to_string(), port));
+    }
+    match v.rsplit_once(':') {
+        // One colon: host:port; more (a bare IPv6 address) is an address.
+        Some((host, port)) if !host.contains(':') => {
+            Ok((host.to_string(), Some(port.parse().map_err(|_| bad())?)))
+        }
+        _ if v.trim().is_empty() => Err(bad()),
+        _ => Ok((v.to_string(), None)),
+    }
 }

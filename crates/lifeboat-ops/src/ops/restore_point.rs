@@ -694,6 +694,7 @@ fn restore_member(
                     start: req.start.then(|| StartOptions {
                         port: None,
                         keep_running: false,
+                        listen: None,
                         timeout: Duration::from_secs(3600),
                         env: Vec::new(),
                         run_as: req.run_as.clone(),

@@ -20,6 +20,9 @@ pub struct StartOptions {
     pub port: Option<u16>,
     /// Leave the server running after recovery.
     pub keep_running: bool,
+    /// Also serve TCP clients on these addresses (`listen_addresses`: `127.0.0.1`,
+    /// `0.0.0.0`, `*`, a comma-separated list); default none (unix socket only).
+    pub listen: Option<String>,
     /// Give up waiting for recovery after this long.
     pub timeout: Duration,
     /// Extra environment for the server (and so for its restore_command).
@@ -59,6 +62,13 @@ pub struct StartReport {
     pub recovery_seconds: f64,
     /// True when left running (`--keep-running`).
     pub running: bool,
+    /// The TCP addresses it listens on (`--listen`), when any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Connection string for TCP clients (the first `--listen` address; `localhost` for a
+    /// wildcard).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_dsn: Option<String>,
     /// The operating-system user the server ran as, when lifeboat ran as root.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_as: Option<String>,
@@ -158,8 +168,9 @@ pub fn start_and_wait(
         .arg(&log_file)
         .arg("-o")
         .arg(format!(
-            "-p {port} -k {} -c listen_addresses= -c logging_collector=off -c log_destination=stderr -c lc_messages=C",
-            crate::tools::shell_quote(&socket_dir.to_string_lossy())
+            "-p {port} -k {} -c listen_addresses={} -c logging_collector=off -c log_destination=stderr -c lc_messages=C",
+            crate::tools::shell_quote(&socket_dir.to_string_lossy()),
+            crate::tools::shell_quote(st.listen.as_deref().unwrap_or(""))
         ))
         .args(["-W", "start"]);
     as_user(&mut cmd);
@@ -257,6 +268,16 @@ pub fn start_and_wait(
         recovery_seconds,
         running: st.keep_running,
         run_as: run_as.map(|u| u.name.clone()),
+        tcp_dsn: st.listen.as_deref().map(|l| {
+            let first = l.split(',').next().unwrap_or("").trim();
+            let host = match first {
+                "" | "*" | "0.0.0.0" => "127.0.0.1",
+                "::" => "::1",
+                h => h,
+            };
+            format!("host={host} port={port} dbname=postgres")
+        }),
+        listen: st.listen.clone(),
     })
 }
 
