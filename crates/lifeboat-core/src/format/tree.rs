@@ -186,6 +186,14 @@ impl Node {
         decode_os(&self.name, &self.name_b64)
     }
 
+    /// The exact name bytes, borrowed unless the name is not UTF-8.
+    pub fn name_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        match &self.name_b64 {
+            None => std::borrow::Cow::Borrowed(self.name.as_bytes()),
+            Some(_) => std::borrow::Cow::Owned(self.os_name().into_vec()),
+        }
+    }
+
     /// Sets the symlink target.
     pub fn set_link_target(&mut self, target: &OsStr) {
         let (t, b) = encode_os(target);
@@ -225,8 +233,46 @@ impl Tree {
         serde_json::to_vec(self).expect("tree serializes")
     }
 
-    /// Looks up a child by exact name.
+    /// Looks up a child by exact name: a binary search, as nodes are sorted by name bytes (in
+    /// a tree that is not, a lookup may miss: a parent's entry is then only not reused).
     pub fn find(&self, name: &OsStr) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.os_name() == name)
+        let want = name.as_bytes();
+        self.nodes
+            .binary_search_by(|n| n.name_bytes().as_ref().cmp(want))
+            .ok()
+            .map(|i| &self.nodes[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Guards the unchanged re-backup's parent lookups: `find` over a sorted tree finds every
+    /// name (non-UTF-8 ones included) and nothing else.
+    #[test]
+    fn find_looks_up_sorted_names_exactly() {
+        let mut names: Vec<Vec<u8>> = (0..2000u32)
+            .map(|i| format!("f{i:05}").into_bytes())
+            .collect();
+        names.push(vec![b'f', 0xff, b'x']);
+        names.push(b"F-upper".to_vec());
+        names.sort();
+        let tree = Tree {
+            nodes: names
+                .iter()
+                .map(|n| {
+                    let mut node = Node::default();
+                    node.set_name(OsStr::from_bytes(n));
+                    node
+                })
+                .collect(),
+        };
+        for n in &names {
+            let got = tree.find(OsStr::from_bytes(n)).expect("found");
+            assert_eq!(got.os_name().as_bytes(), &n[..]);
+        }
+        assert!(tree.find(OsStr::new("f99999")).is_none());
+        assert!(tree.find(OsStr::new("")).is_none());
     }
 }
