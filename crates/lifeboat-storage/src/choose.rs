@@ -413,7 +413,7 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Unsupported);
         assert!(e.to_string().contains("s3://BUCKET/PREFIX"));
         assert!(e.to_string().contains("gs://BUCKET/PREFIX"));
-        for bad in ["gs://", "azure://", "gs://b/../x", "azure://c//x"] {
+        for bad in ["gs://", "azure://", "gs://b/../x", "azure://c/./x"] {
             assert!(parse(bad).is_err(), "{bad} should not parse");
         }
     }
