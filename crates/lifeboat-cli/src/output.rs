@@ -206,8 +206,13 @@ pub fn backup_summary(o: &BackupReport) {
         human_bytes(s.bytes_added_raw),
         s.blobs_added
     );
+    let holes = if s.sparse_bytes > 0 {
+        format!(", {} of holes skipped", human_bytes(s.sparse_bytes))
+    } else {
+        String::new()
+    };
     println!(
-        "processed {} ({} read) in {:.2}s",
+        "processed {} ({} read{holes}) in {:.2}s",
         human_bytes(s.total_bytes),
         human_bytes(s.bytes_read),
         s.duration_seconds

@@ -30,6 +30,15 @@ fn a_sparse_file_restores_with_its_holes_and_no_sparse_fills_them() {
         v["summary"]["bytes_added"].as_u64().unwrap() < 1 << 20,
         "{v}"
     );
+    // The holes were found with SEEK_DATA/SEEK_HOLE and not read.
+    assert!(
+        v["summary"]["bytes_read"].as_u64().unwrap() < 2 << 20,
+        "{v}"
+    );
+    assert!(
+        v["summary"]["sparse_bytes"].as_u64().unwrap() > 62 << 20,
+        "{v}"
+    );
 
     let target = env.path("sparse");
     let r = env.json(&["restore", "latest", "--target", target.to_str().unwrap()]);
@@ -63,4 +72,52 @@ fn a_sparse_file_restores_with_its_holes_and_no_sparse_fills_them() {
     let back = common::restored(&dense, &src).join("disk.img");
     assert!(allocated(&back) >= 60 << 20);
     assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&file).unwrap());
+}
+
+#[test]
+fn holes_are_not_read_on_backup_so_a_huge_sparse_file_backs_up_at_once() {
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    // 64 GiB logical, a few KiB of data at the start, the middle and the end.
+    let file = src.join("vm.img");
+    let f = std::fs::File::create(&file).unwrap();
+    let size: u64 = 64 << 30;
+    f.set_len(size).unwrap();
+    f.write_all_at(b"boot sector", 0).unwrap();
+    f.write_all_at(b"middle", size / 2).unwrap();
+    f.write_all_at(b"the end", size - 7).unwrap();
+    drop(f);
+    let started = std::time::Instant::now();
+    let v = env.json(&["backup", src.to_str().unwrap()]);
+    let s = &v["summary"];
+    assert_eq!(s["total_bytes"].as_u64().unwrap(), size, "{v}");
+    assert!(s["bytes_read"].as_u64().unwrap() < 4 << 20, "{v}");
+    assert!(
+        s["sparse_bytes"].as_u64().unwrap() > size - (4 << 20),
+        "{v}"
+    );
+    // Reading 64 GiB of zeros would take minutes; mapping the holes takes no time.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+
+    let target = env.path("back");
+    env.json(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    let back = common::restored(&target, &src).join("vm.img");
+    assert_eq!(std::fs::metadata(&back).unwrap().len(), size);
+    assert!(allocated(&back) < 4 << 20, "{}", allocated(&back));
+    let g = std::fs::File::open(&back).unwrap();
+    let mut buf = [0u8; 11];
+    g.read_exact_at(&mut buf, 0).unwrap();
+    assert_eq!(&buf, b"boot sector");
+    let mut buf = [0u8; 6];
+    g.read_exact_at(&mut buf, size / 2).unwrap();
+    assert_eq!(&buf, b"middle");
+    let mut buf = [0u8; 7];
+    g.read_exact_at(&mut buf, size - 7).unwrap();
+    assert_eq!(&buf, b"the end");
+    let mut buf = vec![1u8; 4096];
+    g.read_exact_at(&mut buf, size / 4).unwrap();
+    assert!(buf.iter().all(|b| *b == 0));
+    // And the repository checks clean, data included.
+    env.json(&["check", "--read-data"]);
 }

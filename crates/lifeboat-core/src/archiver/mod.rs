@@ -12,7 +12,8 @@
 //! - `stream.rs` ([`backup_stream`]), `hashing.rs` (the stream's SHA-256 on its own thread),
 //!   `command.rs` ([`backup_command`]: a child process's standard output).
 //! - `walker.rs`: reading a directory tree into trees, with change detection against a parent;
-//!   exclude patterns are `crate::patterns`; `paths.rs` ([`backup_paths`]); `dir_root.rs`
+//!   exclude patterns are `crate::patterns`; `sparse.rs`: holes of sparse files found with
+//!   `SEEK_DATA`/`SEEK_HOLE` and stored as all-zero blobs without being read; `paths.rs` ([`backup_paths`]); `dir_root.rs`
 //!   ([`backup_dir_root`]: a directory as the snapshot's root, for PostgreSQL data directories).
 
 mod command;
@@ -22,6 +23,7 @@ mod dir_root;
 mod hashing;
 mod paths;
 mod saver;
+mod sparse;
 mod stream;
 mod walker;
 mod xattrs;

@@ -84,6 +84,8 @@ pub struct SaverTotals {
 pub struct BlobSaver<'a> {
     index: &'a Index,
     known: Mutex<HashSet<BlobId>>,
+    /// Ids of all-zero blobs by length (see [`BlobSaver::zero_blob`]).
+    zeros: Mutex<std::collections::HashMap<usize, BlobId>>,
     pub(super) shared: Arc<Shared>,
     jobs: Option<Sender<Job>>,
     workers: Vec<std::thread::JoinHandle<()>>,
@@ -150,6 +152,7 @@ impl<'a> BlobSaver<'a> {
         Ok(BlobSaver {
             index,
             known: Mutex::new(HashSet::new()),
+            zeros: Mutex::new(std::collections::HashMap::new()),
             shared,
             jobs: Some(job_tx),
             workers,
@@ -208,6 +211,17 @@ impl<'a> BlobSaver<'a> {
             self.check_failed()?;
         }
         Ok(())
+    }
+
+    /// Stores (once per session) the blob of `len` zero bytes; returns its id. Holes of sparse
+    /// files refer to it many times over without reading or hashing their zeros again.
+    pub(super) fn zero_blob(&self, len: usize) -> Result<BlobId> {
+        if let Some(id) = self.zeros.lock().expect("zero blobs").get(&len) {
+            return Ok(*id);
+        }
+        let id = self.save(BlobType::Data, vec![0u8; len])?;
+        self.zeros.lock().expect("zero blobs").insert(len, id);
+        Ok(id)
     }
 
     /// True when the blob is in the repository or queued in this session.

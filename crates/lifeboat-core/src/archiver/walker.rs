@@ -2,6 +2,7 @@
 //! parent snapshot's trees.
 
 use super::saver::BlobSaver;
+use super::sparse;
 use super::{BackupOptions, Progress};
 use crate::error::{Error, Result};
 use crate::format::blob::BlobType;
@@ -205,22 +206,37 @@ impl Walker<'_, '_> {
                 self.summary.files_unchanged += 1;
                 self.progress.bytes.fetch_add(node.size, Ordering::Relaxed);
             } else {
-                let file = match std::fs::File::open(path) {
+                let mut file = match std::fs::File::open(path) {
                     Ok(f) => f,
                     Err(e) => {
                         self.unreadable(path, e)?;
                         return Ok(None);
                     }
                 };
-                let hint = Some(meta.len());
-                match self
-                    .saver
-                    .save_stream(file, &self.repo.config().chunker, hint)
-                {
-                    Ok((content, read)) => {
+                let params = &self.repo.config().chunker;
+                let extents = if sparse::looks_sparse(&meta) {
+                    sparse::map(&file, meta.len())
+                } else {
+                    None
+                };
+                let saved = match extents {
+                    Some(extents) => sparse::save(&self.saver, &mut file, &extents, params),
+                    None => self
+                        .saver
+                        .save_stream(file, params, Some(meta.len()))
+                        .map(|(content, read)| (content, read, read)),
+                };
+                match saved {
+                    Ok((content, size, read)) => {
                         node.content = content;
-                        node.size = read;
+                        node.size = size;
                         self.summary.bytes_read += read;
+                        if size > read {
+                            self.summary.sparse_bytes += size - read;
+                            self.progress
+                                .bytes
+                                .fetch_add(size - read, Ordering::Relaxed);
+                        }
                     }
                     Err(e) => {
                         self.saver.check_failed()?;

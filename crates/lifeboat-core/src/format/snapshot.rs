@@ -38,6 +38,9 @@ pub struct Summary {
     pub total_bytes: u64,
     /// Bytes read from the source.
     pub bytes_read: u64,
+    /// Bytes of sparse files' holes recorded without being read (absent in older snapshots).
+    #[serde(default)]
+    pub sparse_bytes: u64,
     /// Blobs added to the repository.
     pub blobs_added: u64,
     /// Plaintext bytes of the blobs added.
