@@ -87,3 +87,19 @@ fn fifos_sockets_and_devices_back_up_without_blocking_and_restore_as_nodes() {
         assert_eq!(r["summary"]["specials"], 2, "{r}");
     }
 }
+
+#[test]
+fn a_fifo_keeps_its_set_id_bits_after_the_owner_is_restored() {
+    // Regression: the mode was set before chown, which clears set-user-ID and set-group-ID.
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    assert_eq!(mknod(&src.join("pipe"), libc::S_IFIFO, 0o644, 0), 0);
+    std::fs::set_permissions(src.join("pipe"), std::fs::Permissions::from_mode(0o6755)).unwrap();
+    env.json(&["backup", src.to_str().unwrap()]);
+    let target = env.path("back");
+    env.json(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    let m = std::fs::symlink_metadata(common::restored(&target, &src).join("pipe")).unwrap();
+    assert!(m.file_type().is_fifo());
+    assert_eq!(m.mode() & 0o7777, 0o6755);
+}

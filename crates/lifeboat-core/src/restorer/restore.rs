@@ -186,6 +186,12 @@ pub fn restore(
                         Ok(()) => {
                             restore_owner(&dest, node, true)?;
                             set_xattrs(&dest, node, opts, &mut summary);
+                            // After the owner: chown clears set-user-ID and set-group-ID.
+                            std::fs::set_permissions(
+                                &dest,
+                                std::os::unix::fs::PermissionsExt::from_mode(node.mode & 0o7777),
+                            )
+                            .map_err(|e| Error::io("setting mode of", &dest, e))?;
                             let mt = mtime(node);
                             filetime::set_symlink_file_times(&dest, mt, mt)
                                 .map_err(|e| Error::io("setting times of", &dest, e))?;
@@ -404,7 +410,7 @@ fn is_zero(b: &[u8]) -> bool {
         && words.remainder().iter().all(|&x| x == 0)
 }
 
-/// Creates the FIFO, socket or device `node` at `path` with its permission bits.
+/// Creates the FIFO, socket or device `node` at `path` (its mode is set by the caller).
 fn make_node(path: &Path, node: &Node) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let kind = match node.kind() {
@@ -427,11 +433,8 @@ fn make_node(path: &Path, node: &Node) -> std::io::Result<()> {
     if rc != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    // mknod applies the umask; the recorded bits are what counts.
-    std::fs::set_permissions(
-        path,
-        std::os::unix::fs::PermissionsExt::from_mode(node.mode & 0o7777),
-    )
+    // mknod applied the umask; the caller sets the recorded bits once the owner is set.
+    Ok(())
 }
 
 /// Sets `node`'s extended attributes on `path` unless the restore leaves them out.
