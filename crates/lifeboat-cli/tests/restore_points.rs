@@ -351,3 +351,84 @@ post_command = ["sh", "-c", "echo post $LIFEBOAT_RESTORE_POINT >> {marks}"]
         "{still} of {total} members left: {listed:#}"
     );
 }
+
+/// Restores `--physical` with `target` into `dir`, starts it, runs `sql`; returns the report
+/// and the answer.
+fn recover(env: &Env, dir: &str, target: &[&str], sql: &str) -> (Value, String) {
+    let target_dir = env.path().join(dir);
+    let mut args = vec![
+        "restore",
+        "postgres",
+        "--physical",
+        "--target-dir",
+        target_dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(target);
+    args.extend_from_slice(&["--start", "--keep-running", "--start-timeout", "120"]);
+    let report = lbc_json(env, &args);
+    let dsn = report["started"]["dsn"].as_str().unwrap().to_string() + " user=postgres";
+    let out = env.run("psql", &["-X", "-A", "-t", "-d", &dsn, "-c", sql]);
+    stop_dir(env, &target_dir);
+    (report, out.trim().to_string())
+}
+
+#[test]
+fn to_xid_and_to_name_start_from_the_newest_base_backup_before_them() {
+    let env = Env::new();
+    let c = Cluster::start(&env, "src", true);
+    write_config(
+        &env,
+        &format!(
+            "[sources.db]\nkind = \"postgres-physical\"\ndsn = \"{}\"\ndata_directory = \"{}\"\nrestore_point = true\n",
+            c.dsn("postgres"),
+            c.data.display()
+        ),
+    );
+    c.psql("postgres", "CREATE TABLE t (id int)");
+    let first = c.physical_backup(&[]);
+    assert!(first["postgres"]["next_xid"].as_u64().is_some(), "{first}");
+    c.psql("postgres", "INSERT INTO t SELECT generate_series(1, 100)");
+    let second = c.physical_backup(&[]);
+    let second_id = second["snapshot_id"].as_str().unwrap();
+    // A transaction that began after the second backup ended, then a lifeboat restore point.
+    let xid = c.psql(
+        "postgres",
+        "INSERT INTO t SELECT generate_series(101, 150); SELECT txid_current()",
+    );
+    let p = lbc_json(&env, &["restore-point", "create", "after-150"]);
+    assert!(p["members"][0]["position"]["lsn"].is_string(), "{p:#}");
+    c.psql("postgres", "INSERT INTO t SELECT generate_series(151, 200)");
+    // A third backup after both: recovery cannot start from it.
+    let third = c.physical_backup(&[]);
+    c.psql("postgres", "INSERT INTO t SELECT generate_series(201, 300)");
+    c.switch_and_wait();
+
+    let (r, rows) = recover(&env, "r_xid", &["--to-xid", &xid], "SELECT count(*) FROM t");
+    assert_eq!(rows, "150");
+    assert_eq!(r["snapshot_id"], second_id, "{r:#}");
+    assert_ne!(r["snapshot_id"], third["snapshot_id"]);
+    assert!(r["notes"].as_array().unwrap().is_empty(), "{r:#}");
+
+    let (r, rows) = recover(
+        &env,
+        "r_name",
+        &["--to-name", "after-150"],
+        "SELECT count(*) FROM t",
+    );
+    assert_eq!(rows, "150");
+    assert_eq!(r["snapshot_id"], second_id, "{r:#}");
+    assert!(r["notes"].as_array().unwrap().is_empty(), "{r:#}");
+
+    // A name made by hand has no recorded position: the oldest backup, and a note saying so.
+    c.psql("postgres", "SELECT pg_create_restore_point('by-hand')");
+    c.switch_and_wait();
+    let (r, rows) = recover(
+        &env,
+        "r_hand",
+        &["--to-name", "by-hand"],
+        "SELECT count(*) FROM t",
+    );
+    assert_eq!(rows, "300");
+    assert_eq!(r["snapshot_id"], first["snapshot_id"], "{r:#}");
+    assert!(!r["notes"].as_array().unwrap().is_empty(), "{r:#}");
+}

@@ -760,6 +760,7 @@ fn restore_physical_copy(
             exclusive: false,
             start: None,
             tablespace_map,
+            known_points: Vec::new(),
         },
         req.password,
     )

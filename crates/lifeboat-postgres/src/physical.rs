@@ -67,6 +67,11 @@ pub struct PhysicalMeta {
     /// `--tablespace-map` gives).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tablespaces: Vec<crate::datadir::Tablespace>,
+    /// The server's next transaction id (64-bit, with epoch) read after the backup stopped:
+    /// every transaction at or above it began after the backup ended, so `--to-xid` can start
+    /// from the newest such backup. Absent in backups taken before lifeboat recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_xid: Option<u64>,
 }
 
 impl PhysicalMeta {
@@ -197,6 +202,19 @@ impl ServerInfo {
 fn server_now(tools: &PgTools, dsn: &str) -> Result<jiff::Timestamp> {
     let r = tools.query_row(dsn, "SELECT extract(epoch from clock_timestamp())")?;
     epoch_to_ts(r[0].trim().parse().unwrap_or(0.0))
+}
+
+/// The next transaction id to be assigned (64-bit, with epoch).
+fn server_next_xid(tools: &PgTools, dsn: &str, version_num: u32) -> Result<u64> {
+    let sql = if version_num >= 130000 {
+        "SELECT pg_snapshot_xmax(pg_current_snapshot())"
+    } else {
+        "SELECT txid_snapshot_xmax(txid_current_snapshot())"
+    };
+    let r = tools.query_row(dsn, sql)?;
+    r[0].trim()
+        .parse()
+        .map_err(|e| PgError::unexpected("next transaction id", format!("{r:?}: {e}")))
 }
 
 fn epoch_to_ts(secs: f64) -> Result<jiff::Timestamp> {
@@ -463,6 +481,7 @@ fn complete(
         }
     }
     let stop_time = server_now(ctx.tools, &opts.dsn).unwrap_or_else(|_| jiff::Timestamp::now());
+    let next_xid = server_next_xid(ctx.tools, &opts.dsn, info.version_num).ok();
     Ok(PhysicalMeta {
         kind: "physical".into(),
         cluster: opts.cluster.clone(),
@@ -483,6 +502,7 @@ fn complete(
         format: format.into(),
         wal_included: opts.include_wal,
         tablespaces: Vec::new(),
+        next_xid,
     })
 }
 

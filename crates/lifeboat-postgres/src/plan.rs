@@ -61,6 +61,22 @@ pub struct ArchiveEnd {
     pub newest_segment: Option<(u32, u64, String)>,
     /// When it was archived.
     pub newest_archived_at: Option<jiff::Timestamp>,
+    /// Named restore points whose position is known (lifeboat's restore points record the LSN
+    /// `pg_create_restore_point` returned): name → LSN. A `Name` target found here is planned
+    /// like an LSN target.
+    pub restore_points: BTreeMap<String, Lsn>,
+}
+
+/// A named restore point of a cluster whose WAL position is known (recorded by a lifeboat
+/// restore point when it called `pg_create_restore_point`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownRestorePoint {
+    /// The cluster's name in the repository.
+    pub cluster: String,
+    /// The restore point's name.
+    pub name: String,
+    /// Where `pg_create_restore_point` wrote it.
+    pub lsn: Lsn,
 }
 
 /// The chosen base backup.
@@ -74,9 +90,12 @@ pub struct Plan {
     pub notes: Vec<String>,
 }
 
-/// Chooses the base backup for `target`: the newest one that ended before it (for time and LSN
-/// targets), the oldest for transaction-id and restore-point targets (their position is not
-/// known in advance), the newest for `Latest` and `Immediate`. `explicit` forces a snapshot id.
+/// Chooses the base backup for `target`: the newest one that ended before it — for time and LSN
+/// targets; for a restore point whose LSN is known ([`ArchiveEnd::restore_points`]); for a
+/// transaction id at or above a backup's [`PhysicalMeta::next_xid`] (every such transaction
+/// began, so committed, after that backup ended) — else the oldest (the position of an unknown
+/// name or an older transaction is not known in advance), the newest for `Latest` and
+/// `Immediate`. `explicit` forces a snapshot id.
 /// Errors (before anything is written) when the target lies before the oldest backup's end or
 /// after the newest archived WAL, or the archive lacks the chosen backup's WAL: a
 /// [`PgError::Plan`], or a [`PgError::Core`] with guidance where changing the request helps.
@@ -154,6 +173,17 @@ pub fn plan_restore(
                 }
             }
         }
+        RecoveryTarget::Name(n) => {
+            if let Some(l) = archive.restore_points.get(n) {
+                if *l < oldest.1.stop_lsn {
+                    return Err(PgError::Plan(format!(
+                        "restore point '{n}' (at LSN {l}) is before the end of the oldest base backup ({} ended at {}); no base backup in the repository can recover to it",
+                        &oldest.0[..8.min(oldest.0.len())],
+                        oldest.1.stop_lsn
+                    )));
+                }
+            }
+        }
         _ => {}
     }
     let chosen: &(String, PhysicalMeta) = if let Some(id) = explicit {
@@ -191,6 +221,19 @@ pub fn plan_restore(
                 .rev()
                 .find(|(_, m)| m.stop_lsn <= *l)
                 .expect("checked against the oldest"),
+            RecoveryTarget::Name(n) if archive.restore_points.contains_key(n) => {
+                let l = archive.restore_points[n];
+                sorted
+                    .iter()
+                    .rev()
+                    .find(|(_, m)| m.stop_lsn <= l)
+                    .expect("checked against the oldest")
+            }
+            RecoveryTarget::Xid(x) if sorted.iter().any(|(_, m)| xid_after(m, *x)) => sorted
+                .iter()
+                .rev()
+                .find(|(_, m)| xid_after(m, *x))
+                .expect("checked"),
             RecoveryTarget::Xid(_) | RecoveryTarget::Name(_) => {
                 notes.push(format!(
                     "the position of {} is not known in advance, so the oldest base backup was chosen (name a snapshot to start from a newer one)",
@@ -225,6 +268,21 @@ pub fn plan_restore(
         meta: m.clone(),
         notes,
     })
+}
+
+/// True when transaction `xid` began after base backup `m` ended (`xid` at or above the
+/// backup's recorded next transaction id). A 32-bit `xid` (what `recovery_target_xid` usually
+/// gets) is read in the epoch of the backup's next id.
+fn xid_after(m: &PhysicalMeta, xid: u64) -> bool {
+    let Some(next) = m.next_xid else {
+        return false;
+    };
+    let full = if xid >> 32 == 0 {
+        (next & !0xffff_ffff) | xid
+    } else {
+        xid
+    };
+    full >= next
 }
 
 /// A run of consecutive archived segments.
@@ -453,7 +511,63 @@ mod tests {
             format: "tar".into(),
             wal_included: false,
             tablespaces: Vec::new(),
+            next_xid: None,
         }
+    }
+
+    #[test]
+    fn xid_targets_start_from_the_newest_backup_that_ended_before_the_transaction_began() {
+        let a = archive(20, "2026-11-01T13:00:00Z");
+        let mut b = backups();
+        b[0].1.next_xid = Some(1000);
+        b[1].1.next_xid = Some(5000);
+        let pick = |b: &[(String, PhysicalMeta)], x: u64| {
+            plan_restore(b, &RecoveryTarget::Xid(x), &a, None).unwrap()
+        };
+        assert_eq!(pick(&b, 7000).snapshot_id, "bbbb2222");
+        assert_eq!(pick(&b, 5000).snapshot_id, "bbbb2222");
+        assert_eq!(pick(&b, 4999).snapshot_id, "aaaa1111");
+        assert!(pick(&b, 4999).notes.is_empty());
+        // Begun before every backup ended: its commit may still lie after the oldest's end.
+        let p = pick(&b, 10);
+        assert_eq!(p.snapshot_id, "aaaa1111");
+        assert!(!p.notes.is_empty());
+        // A 32-bit id is read in the backups' epoch.
+        b[1].1.next_xid = Some((3 << 32) | 5000);
+        assert_eq!(pick(&b, 6000).snapshot_id, "bbbb2222");
+        assert_eq!(pick(&b, (3 << 32) | 6000).snapshot_id, "bbbb2222");
+        // Backups without the recorded id fall back to the oldest.
+        assert_eq!(
+            plan_restore(&backups(), &RecoveryTarget::Xid(7000), &a, None)
+                .unwrap()
+                .snapshot_id,
+            "aaaa1111"
+        );
+    }
+
+    #[test]
+    fn known_restore_points_start_from_the_newest_backup_before_them() {
+        let mut a = archive(20, "2026-11-01T13:00:00Z");
+        a.restore_points
+            .insert("late".into(), "0/9000000".parse().unwrap());
+        a.restore_points
+            .insert("early".into(), "0/5000000".parse().unwrap());
+        a.restore_points
+            .insert("ancient".into(), "0/1000000".parse().unwrap());
+        let pick = |n: &str| plan_restore(&backups(), &RecoveryTarget::Name(n.into()), &a, None);
+        let late = pick("late").unwrap();
+        assert_eq!(late.snapshot_id, "bbbb2222");
+        assert!(late.notes.is_empty());
+        assert_eq!(pick("early").unwrap().snapshot_id, "aaaa1111");
+        let e = pick("ancient").unwrap_err().to_string();
+        assert!(
+            e.contains("before the end of the oldest base backup"),
+            "{e}"
+        );
+        // A name lifeboat did not record: the oldest, with a note.
+        let unknown = pick("made by hand").unwrap();
+        assert_eq!(unknown.snapshot_id, "aaaa1111");
+        assert!(!unknown.notes.is_empty());
     }
 
     fn backups() -> Vec<(String, PhysicalMeta)> {
@@ -473,6 +587,7 @@ mod tests {
         ArchiveEnd {
             newest_segment: Some((1, newest, segment_name(1, newest, SEG))),
             newest_archived_at: Some(at.parse().unwrap()),
+            restore_points: BTreeMap::new(),
         }
     }
 

@@ -503,6 +503,7 @@ fn restore_physical(s: &Session, a: &PgRestoreArgs) -> Result<i32> {
             run_as: a.run_as.clone(),
         }),
         tablespace_map: a.tablespace_map.clone(),
+        known_points: Vec::new(),
     };
     let report = lifeboat_ops::restore::postgres_physical(&s.ctx, &repo, &opts, Some(&password))?;
     if a.json {

@@ -9,6 +9,7 @@ use lifeboat_core::restore::{self, RestoreOptions, RestoreSummary};
 use lifeboat_core::Repository;
 use lifeboat_postgres::logical::{self, LogicalRestoreOptions, LogicalRestoreReport};
 use lifeboat_postgres::pitr::{self, PhysicalRestoreOptions, PhysicalRestoreReport};
+use lifeboat_postgres::plan::RecoveryTarget;
 use lifeboat_sqlite::restore::{restore_sqlite, SqliteRestoreOptions, SqliteRestoreReport};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -123,7 +124,11 @@ pub fn postgres_physical(
     rec.add(repo);
     journaled(ctx, rec, |rec| {
         modes::require(repo, Operation::RestorePostgres)?;
-        let report = pitr::restore_physical(repo, opts, password)?;
+        let mut opts = opts.clone();
+        if let (RecoveryTarget::Name(n), true) = (&opts.target, opts.known_points.is_empty()) {
+            opts.known_points = super::restore_point::known_positions(repo, n);
+        }
+        let report = pitr::restore_physical(repo, &opts, password)?;
         rec.affected(FIRST, &report.snapshot_id);
         Ok(report)
     })

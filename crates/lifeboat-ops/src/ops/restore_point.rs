@@ -19,7 +19,7 @@ use lifeboat_drill::checks::command::run_program;
 use lifeboat_postgres::logical::{restore_logical, LogicalRestoreOptions};
 use lifeboat_postgres::physical::{list_base_backups, ServerInfo};
 use lifeboat_postgres::pitr::{self, PhysicalRestoreOptions, StartOptions};
-use lifeboat_postgres::plan::RecoveryTarget;
+use lifeboat_postgres::plan::{KnownRestorePoint, RecoveryTarget};
 use lifeboat_postgres::tools::PgTools;
 use lifeboat_postgres::wal::WalArchive;
 use lifeboat_sqlite::restore::{restore_sqlite, SqliteRestoreOptions};
@@ -434,6 +434,29 @@ pub fn list(_ctx: &Context, repo: &Repository) -> Result<Vec<Listed>> {
     Ok(out)
 }
 
+/// The WAL positions this repository's restore points recorded under `name` (one per physical
+/// member), so restoring to the name can start from the newest base backup before it. Best
+/// effort: unreadable points are passed over (recovery then starts from the oldest backup).
+pub fn known_positions(repo: &Repository, name: &str) -> Vec<KnownRestorePoint> {
+    let mut out = Vec::new();
+    for id in repo.list_restore_point_ids().unwrap_or_default() {
+        let Ok(point) = repo.read_restore_point::<RestorePoint>(&id) else {
+            tracing::debug!("restore point {id} unreadable; its position is not used");
+            continue;
+        };
+        for pos in point.members.iter().filter_map(|m| m.position.as_ref()) {
+            if let (true, Ok(lsn)) = (pos.name == name, pos.lsn.parse()) {
+                out.push(KnownRestorePoint {
+                    cluster: pos.cluster.clone(),
+                    name: pos.name.clone(),
+                    lsn,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// The snapshots there are, for following `tag`/`rewrite` chains: a member recorded under an
 /// id that a copy replaced (the copy's `replaces` holds it) means the copy.
 struct Current {
@@ -700,6 +723,7 @@ fn restore_member(
                         run_as: req.run_as.clone(),
                     }),
                     tablespace_map: Vec::new(),
+                    known_points: Vec::new(),
                 },
                 password,
             )

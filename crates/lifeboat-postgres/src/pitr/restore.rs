@@ -9,7 +9,7 @@ use super::unpack::unpack_base_backup;
 use super::user::{chown_tree, lookup_user};
 use crate::error::{PgError, Result};
 use crate::physical::PhysicalMeta;
-use crate::plan::{plan_restore, RecoveryTarget};
+use crate::plan::{plan_restore, KnownRestorePoint, RecoveryTarget};
 use lifeboat_core::error::Hint;
 use lifeboat_core::Repository;
 use serde::Serialize;
@@ -38,6 +38,9 @@ pub struct PhysicalRestoreOptions {
     /// `(tablespace OID, directory)`: where to write a tablespace instead of its original
     /// location (`--tablespace-map`).
     pub tablespace_map: Vec<(String, PathBuf)>,
+    /// Restore points whose positions are known: a `Name` target found among them (for the
+    /// restored cluster) starts from the newest base backup that ended before it.
+    pub known_points: Vec<KnownRestorePoint>,
 }
 
 /// Result of a physical restore.
@@ -78,12 +81,14 @@ pub fn restore_physical(
         Some(s) => Some(repo.find_snapshot(s)?.id),
         None => None,
     };
-    let plan = plan_restore(
-        &state.backups,
-        &opts.target,
-        &state.end,
-        explicit.as_deref(),
-    )?;
+    let mut end = state.end.clone();
+    end.restore_points = opts
+        .known_points
+        .iter()
+        .filter(|p| p.cluster == state.cluster)
+        .map(|p| (p.name.clone(), p.lsn))
+        .collect();
+    let plan = plan_restore(&state.backups, &opts.target, &end, explicit.as_deref())?;
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let run_as = match &opts.start {
@@ -307,6 +312,7 @@ mod tests {
                 .iter()
                 .map(|(o, d)| (o.to_string(), d.to_path_buf()))
                 .collect(),
+            known_points: Vec::new(),
         }
     }
 

@@ -81,6 +81,7 @@ pub fn cluster_state(repo: &Repository, cluster: Option<&str>) -> Result<Cluster
         Some(f) => ArchiveEnd {
             newest_segment: Some((f.file.tli, f.file.segno, f.file.name.clone())),
             newest_archived_at: Some(archive.header(&f.key)?.archived_at()),
+            restore_points: Default::default(),
         },
         None => ArchiveEnd::default(),
     };
