@@ -193,8 +193,13 @@ struct Seen {
     xattr: Option<Vec<u8>>,
 }
 
+/// Relative paths (bytes) with what each holds.
+type Paths = BTreeMap<Vec<u8>, Seen>;
+/// Hard-link groups: the sorted relative paths of each inode with several links.
+type LinkGroups = BTreeSet<Vec<Vec<u8>>>;
+
 /// Every path under `root` (relative) with what it holds, and the hard-link groups.
-fn scan(root: &Path) -> (BTreeMap<Vec<u8>, Seen>, BTreeSet<Vec<Vec<u8>>>) {
+fn scan(root: &Path) -> (Paths, LinkGroups) {
     let mut seen = BTreeMap::new();
     let mut inodes: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];

@@ -220,7 +220,7 @@ impl Walker<'_, '_> {
                     None
                 };
                 let saved = match extents {
-                    Some(extents) => sparse::save(&self.saver, &mut file, &extents, params),
+                    Some(extents) => sparse::save(self.saver, &mut file, &extents, params),
                     None => self
                         .saver
                         .save_stream(file, params, Some(meta.len()))
