@@ -49,6 +49,15 @@ is_num() { case $1 in ''|*[!0-9.]*) return 1;; esac; }
 is_num "$PG_MB" || die "BENCH_PG_MB must be a number (MB), got '$PG_MB'"
 # Default split: ~70% pgbench tables (scale 1 is ~15 MB with indexes), ~30% an `events` table
 # with JSON payloads (much less compressible than pgbench's blank-padded rows).
+# BENCH_PG_DATA=events: an event store instead (pgbench scale 1 for the WAL load, the rest one
+# `events` table of nested JSON payloads with uuids, 64-hex-digit hashes and timestamps: what
+# real event stores hold, and far harder on compression and restore than pgbench's filler).
+DATA_KIND=${BENCH_PG_DATA:-mixed}
+case $DATA_KIND in mixed|events) ;; *) die "BENCH_PG_DATA must be mixed or events, got '$DATA_KIND'";; esac
+if [ "$DATA_KIND" = events ]; then
+    [ -n "$SCALE" ] || SCALE=1
+    [ -n "$EXTRA_MB" ] || EXTRA_MB=$PG_MB
+fi
 [ -n "$SCALE" ] || SCALE=$(awk -v m="$PG_MB" 'BEGIN { s = int(m * 0.7 / 15 + 0.5); print (s < 1 ? 1 : s) }')
 [ -n "$EXTRA_MB" ] || EXTRA_MB=$(awk -v m="$PG_MB" 'BEGIN { print int(m * 0.3 + 0.5) }')
 case $SCALE in ''|*[!0-9]*) die "BENCH_PG_SCALE must be an integer, got '$SCALE'";; esac
@@ -195,6 +204,7 @@ pg_start() {  # DATA PORT LOGFILE [extra postgres options]
 pg_stop() { as_pg "$PGBIN/pg_ctl" -D "$1" -m "${2:-fast}" -w -t 600 stop >/dev/null; }
 
 TEMPLATE=$WORK/cluster-s${SCALE}-e${EXTRA_MB}MB
+[ "$DATA_KIND" = events ] && TEMPLATE=$WORK/cluster-eventstore-s${SCALE}-e${EXTRA_MB}MB
 if [ -f "$TEMPLATE.done" ] && [ -d "$TEMPLATE/data" ]; then
     log "reusing cluster template $TEMPLATE"
 else
@@ -235,6 +245,36 @@ EOF
     while [ "$EXTRA_MB" -gt 0 ]; do
         size=$(psql_q "$PORT" "SELECT pg_total_relation_size('events')")
         [ "$size" -ge $((EXTRA_MB * 1000000)) ] && break
+        if [ "$DATA_KIND" = events ]; then
+        # Event store rows: streams of ~40 events, a per-stream sequence, a hash chain field,
+        # nested JSON (actor, data with order lines, metadata with trace ids and hashes).
+        psql_q "$PORT" "
+            SELECT setseed(0.42 - $rows / 1e12);
+            INSERT INTO events
+            SELECT g, md5('stream' || (g / 40))::uuid, timestamptz '2026-01-01 00:00:00+00' + g * interval '37 ms' + (random() * 30) * interval '1 ms',
+                   (ARRAY['order.created','order.paid','payment.captured','shipment.sent','user.signed_in',
+                          'email.sent','invoice.issued','refund.requested'])[1 + g % 8],
+                   jsonb_build_object(
+                     'event_id', md5('event' || g)::uuid,
+                     'stream_seq', g % 40 + 1,
+                     'hash', encode(sha256(('event' || g)::bytea), 'hex'),
+                     'prev_hash', encode(sha256(('event' || (g - 1))::bytea), 'hex'),
+                     'actor', jsonb_build_object('id', md5('actor' || (g / 7))::uuid,
+                              'type', (ARRAY['customer','admin','system','partner'])[1 + (random() * 3)::int],
+                              'ip', format('%s.%s.%s.%s', 10 + g % 200, (g / 251) % 251, (random() * 250)::int, (random() * 250)::int),
+                              'user_agent', (ARRAY['Mozilla/5.0 (X11; Linux x86_64)','Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1)','okhttp/4.12.0','python-requests/2.31'])[1 + (random() * 3)::int]),
+                     'data', jsonb_build_object('order_id', md5('order' || (g / 40))::uuid,
+                              'total_cents', (random() * 100000)::int,
+                              'currency', (ARRAY['EUR','USD','GBP','CHF'])[1 + g % 4],
+                              'lines', jsonb_build_array(
+                                 jsonb_build_object('sku', 'SKU-' || (random() * 99999)::int, 'qty', 1 + (random() * 4)::int, 'price_cents', (random() * 20000)::int),
+                                 jsonb_build_object('sku', 'SKU-' || (random() * 99999)::int, 'qty', 1 + (random() * 4)::int, 'price_cents', (random() * 20000)::int)),
+                              'note', substr(md5(random()::text) || md5(random()::text), 1, (random() * 64)::int)),
+                     'meta', jsonb_build_object('trace_id', md5(random()::text), 'span_id', substr(md5(random()::text), 1, 16),
+                              'correlation_id', md5('order' || (g / 40))::uuid,
+                              'schema', 'v' || (1 + g % 3), 'recorded_at', to_char(timestamptz '2026-01-01 00:00:00+00' + g * interval '37 ms', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')))
+            FROM generate_series($rows + 1, $rows + $batch) g;" >/dev/null
+        else
         # Deterministic pseudo-random payloads (seeded per batch).
         psql_q "$PORT" "
             SELECT setseed(0.42 - $rows / 1e12);
@@ -247,6 +287,7 @@ EOF
                           'note', md5(random()::text) || ' ' || substr(md5(random()::text), 1, (random() * 32)::int),
                           'ip', format('10.%s.%s.%s', g % 251, (g / 251) % 251, (random() * 250)::int))
             FROM generate_series($rows + 1, $rows + $batch) g;" >/dev/null
+        fi
         rows=$((rows + batch))
     done
     psql_q "$PORT" "VACUUM ANALYZE" >/dev/null

@@ -12,6 +12,7 @@
 
 pub mod choose;
 pub mod cloud;
+mod dal;
 mod error;
 pub mod layers;
 pub mod local;

@@ -2,6 +2,7 @@
 //! object lock (Google Cloud Storage, Azure Blob Storage), and the mapping of OpenDAL errors to
 //! [`ErrorKind`]s with advice that names the provider's own settings.
 
+use crate::dal;
 use crate::runtime::IoRuntime;
 use crate::{
     validate_key, Capabilities, ErrorKind, ObjectInfo, ReadStorage, Result, StorageError,
@@ -148,15 +149,25 @@ impl CloudStorage {
             source: Some(Box::new(e)),
         }
     }
+}
 
-    fn short_read(&self, key: &str, offset: u64, length: u64, got: usize) -> StorageError {
-        StorageError::new(
-            ErrorKind::ShortRead,
-            "read",
-            self.location.clone(),
-            key,
-            format!("range {offset}+{length} beyond the end of the object (got {got} bytes)"),
-        )
+impl dal::DalBackend for CloudStorage {
+    fn dal(&self) -> (&Operator, &IoRuntime) {
+        (&self.op, &self.rt)
+    }
+
+    fn dal_location(&self) -> String {
+        self.location.clone()
+    }
+
+    fn dal_err(
+        &self,
+        op: &'static str,
+        key: &str,
+        e: opendal::Error,
+        create_new: bool,
+    ) -> StorageError {
+        self.map_err(op, key, e, create_new)
     }
 }
 
@@ -183,73 +194,15 @@ impl ReadStorage for CloudStorage {
     }
 
     fn read_range(&self, key: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
-        validate_key(key)?;
-        let end = offset
-            .checked_add(length)
-            .ok_or_else(|| self.short_read(key, offset, length, 0))?;
-        if length == 0 {
-            let info = self.stat(key)?;
-            if offset > info.size {
-                return Err(self.short_read(key, offset, length, 0));
-            }
-            return Ok(Vec::new());
-        }
-        let data = match self.rt.block_on(self.op.read_with(key).range(offset..end)) {
-            Ok(data) => data,
-            Err(e) if e.kind() == OdKind::NotFound => {
-                return Err(self.map_err("read", key, e, false))
-            }
-            // HTTP 416 (Range Not Satisfiable), which OpenDAL reports as "unexpected".
-            Err(e) if e.to_string().contains("status: 416") => {
-                return Err(self.short_read(key, offset, length, 0))
-            }
-            Err(e) => {
-                // A range past the end: 416, or "too little data"; tell it apart by the size.
-                return match self.stat(key) {
-                    Ok(info) if info.size < end => Err(self.short_read(
-                        key,
-                        offset,
-                        length,
-                        info.size.saturating_sub(offset) as usize,
-                    )),
-                    _ => Err(self.map_err("read", key, e, false)),
-                };
-            }
-        };
-        if (data.len() as u64) < length {
-            return Err(self.short_read(key, offset, length, data.len()));
-        }
-        Ok(data.to_vec())
+        dal::read_range(self, key, offset, length)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
-        let entries = self
-            .rt
-            .block_on(self.op.list_with(prefix).recursive(true))
-            .map_err(|e| self.map_err("list", prefix, e, false))?;
-        Ok(entries
-            .into_iter()
-            .filter(|entry| {
-                let path = entry.path();
-                !path.ends_with('/') && path.starts_with(prefix) && entry.metadata().is_file()
-            })
-            .map(|entry| ObjectInfo {
-                key: entry.path().to_string(),
-                size: entry.metadata().content_length(),
-            })
-            .collect())
+        dal::list(self, prefix)
     }
 
     fn stat(&self, key: &str) -> Result<ObjectInfo> {
-        validate_key(key)?;
-        let meta = self
-            .rt
-            .block_on(self.op.stat(key))
-            .map_err(|e| self.map_err("stat", key, e, false))?;
-        Ok(ObjectInfo {
-            key: key.to_string(),
-            size: meta.content_length(),
-        })
+        dal::stat(self, key)
     }
 }
 
@@ -270,19 +223,7 @@ impl WriteStorage for CloudStorage {
         }
         let create_new = options.create_new;
         if create_new && !self.atomic_create {
-            match self.stat(key) {
-                Ok(_) => {
-                    return Err(StorageError::new(
-                        ErrorKind::AlreadyExists,
-                        "write",
-                        self.location.clone(),
-                        key,
-                        "object exists",
-                    ))
-                }
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
+            dal::refuse_existing(self, key)?;
         }
         // One write call: a single upload the service acknowledges once the object is stored
         // (and visible only whole).

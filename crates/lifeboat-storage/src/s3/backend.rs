@@ -3,6 +3,7 @@
 
 use super::config::S3Config;
 use super::object_lock::{rfc3339, LockApi, LockFailure};
+use crate::dal;
 use crate::runtime::IoRuntime;
 use crate::{
     validate_key, Capabilities, ErrorKind, ObjectInfo, ReadStorage, Result, Retention,
@@ -280,16 +281,6 @@ impl S3Storage {
             source: Some(Box::new(e)),
         }
     }
-
-    fn short_read(&self, key: &str, offset: u64, length: u64, got: usize) -> StorageError {
-        StorageError::new(
-            ErrorKind::ShortRead,
-            "read",
-            self.location.clone(),
-            key,
-            format!("range {offset}+{length} beyond the end of the object (got {got} bytes)"),
-        )
-    }
 }
 
 /// S3 answers a delete or overwrite of a retained object with 403 AccessDenied; only the
@@ -297,6 +288,26 @@ impl S3Storage {
 fn is_lock_denial(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
     t.contains("object lock") || t.contains("objectlock") || t.contains("retention")
+}
+
+impl dal::DalBackend for S3Storage {
+    fn dal(&self) -> (&Operator, &IoRuntime) {
+        (&self.op, &self.rt)
+    }
+
+    fn dal_location(&self) -> String {
+        self.location.clone()
+    }
+
+    fn dal_err(
+        &self,
+        op: &'static str,
+        key: &str,
+        e: opendal::Error,
+        create_new: bool,
+    ) -> StorageError {
+        self.map_err(op, key, e, create_new)
+    }
 }
 
 impl ReadStorage for S3Storage {
@@ -320,73 +331,15 @@ impl ReadStorage for S3Storage {
     }
 
     fn read_range(&self, key: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
-        validate_key(key)?;
-        let end = offset
-            .checked_add(length)
-            .ok_or_else(|| self.short_read(key, offset, length, 0))?;
-        if length == 0 {
-            // An empty HTTP range is not expressible; check the bounds with a HEAD.
-            let info = self.stat(key)?;
-            if offset > info.size {
-                return Err(self.short_read(key, offset, length, 0));
-            }
-            return Ok(Vec::new());
-        }
-        let data = match self.block_on(self.op.read_with(key).range(offset..end)) {
-            Ok(data) => data,
-            Err(e) if matches!(e.kind(), OdKind::NotFound | OdKind::RangeNotSatisfied) => {
-                return Err(self.map_err("read", key, e, false))
-            }
-            Err(e) => {
-                // OpenDAL reports a range past the end as "reader got too little data"
-                // (Unexpected); tell that apart from real failures by the object's size.
-                return match self.stat(key) {
-                    Ok(info) if info.size < end => Err(self.short_read(
-                        key,
-                        offset,
-                        length,
-                        info.size.saturating_sub(offset) as usize,
-                    )),
-                    _ => Err(self.map_err("read", key, e, false)),
-                };
-            }
-        };
-        if (data.len() as u64) < length {
-            return Err(self.short_read(key, offset, length, data.len()));
-        }
-        Ok(data.to_vec())
+        dal::read_range(self, key, offset, length)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
-        let entries = self
-            .block_on(self.op.list_with(prefix).recursive(true))
-            .map_err(|e| self.map_err("list", prefix, e, false))?;
-        Ok(entries
-            .into_iter()
-            .filter(|entry| {
-                let path = entry.path();
-                // Skip directory markers and anything outside the prefix.
-                !path.ends_with('/') && path.starts_with(prefix) && entry.metadata().is_file()
-            })
-            .map(|entry| {
-                let size = entry.metadata().content_length();
-                ObjectInfo {
-                    key: entry.path().to_string(),
-                    size,
-                }
-            })
-            .collect())
+        dal::list(self, prefix)
     }
 
     fn stat(&self, key: &str) -> Result<ObjectInfo> {
-        validate_key(key)?;
-        let meta = self
-            .block_on(self.op.stat(key))
-            .map_err(|e| self.map_err("stat", key, e, false))?;
-        Ok(ObjectInfo {
-            key: key.to_string(),
-            size: meta.content_length(),
-        })
+        dal::stat(self, key)
     }
 
     fn retention(&self, key: &str) -> Result<Option<Retention>> {
@@ -419,19 +372,7 @@ impl WriteStorage for S3Storage {
         }
         let create_new = options.create_new;
         if create_new && !self.atomic_create {
-            match self.stat(key) {
-                Ok(_) => {
-                    return Err(StorageError::new(
-                        ErrorKind::AlreadyExists,
-                        "write",
-                        self.location.clone(),
-                        key,
-                        "object exists",
-                    ))
-                }
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
+            dal::refuse_existing(self, key)?;
         }
         let if_not_exists = create_new && self.atomic_create;
         let fut = if data.len() > MULTIPART_THRESHOLD {
