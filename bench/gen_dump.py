@@ -3,7 +3,8 @@
 
 Day 1: header (SET ..., CREATE TABLE ...), a large
     COPY public.events (id, stream_id, seq, occurred_at, kind, payload) FROM stdin;
-block with tab-separated rows (uuid stream ids, timestamps, JSON payloads), then a
+block with tab-separated rows (uuid stream ids, timestamps, nested JSON payloads that start
+with an event id and a SHA-256 hash chain: 64-hex-digit `hash` and `prev_hash`), then a
 small second table and the trailing constraints/indexes, like a real pg_dump.
 
 Day 2: byte-identical to day 1 except that
@@ -20,6 +21,7 @@ Usage: gen_dump.py --mb 1000 --day1 OUT1 --day2 OUT2 [--seed 42]
 """
 
 import argparse
+import hashlib
 import os
 import random
 import sys
@@ -160,15 +162,24 @@ def payload(r, kind, sid, when, variant=0):
     return "{%s, %s}" % (body, meta)
 
 
-def make_row(r, rid, stream_counter, variant=0):
+def chained(body, prev):
+    """The payload with the event store's hash chain in front: a 64-hex-digit SHA-256 of the
+    previous event's hash and this payload, and the previous hash (what tamper-evident event
+    stores keep per row; incompressible hex, as in real ones)."""
+    h = hashlib.sha256((prev + body).encode()).hexdigest()
+    return '{"event_id": "%s", "hash": "%s", "prev_hash": "%s", %s' % (
+        uuid_of(int(hashlib.sha256(h.encode()).hexdigest()[:32], 16)), h, prev, body[1:]), h
+
+
+def make_row(r, rid, stream_counter, chain, variant=0):
     k = int(r.random() ** 1.3 * N_STREAMS)  # some streams are much hotter than others
     seq = stream_counter.get(k, rid // N_STREAMS) + 1
     stream_counter[k] = seq
     sid = stream_uuid(k)
     when = EPOCH_START + rid // 3
     kind = KIND_TABLE[r.getrandbits(16) % len(KIND_TABLE)]
-    return "%d\t%s\t%d\t%s\t%s\t%s\n" % (rid, sid, seq, ts(when, r.getrandbits(20) % 1000000), kind,
-                                         payload(r, kind, sid, when, variant))
+    body, chain[0] = chained(payload(r, kind, sid, when, variant), chain[0])
+    return "%d\t%s\t%d\t%s\t%s\t%s\n" % (rid, sid, seq, ts(when, r.getrandbits(20) % 1000000), kind, body)
 
 
 def gen_chunk(args):
@@ -176,18 +187,21 @@ def gen_chunk(args):
     seed, idx, first_id, n, updates = args
     r = random.Random(seed * 1000003 + idx)
     counter = {}
+    # Each chunk's chain starts from a hash of its index (chunks are generated independently).
+    chain = [hashlib.sha256(b"chunk %d" % idx).hexdigest()]
     if not updates:
-        return "".join([make_row(r, first_id + i, counter) for i in range(n)]), None
+        return "".join([make_row(r, first_id + i, counter, chain) for i in range(n)]), None
     out1, out2 = [], []
     for i in range(n):
         rid = first_id + i
-        row = make_row(r, rid, counter)
+        prev = chain[0]
+        row = make_row(r, rid, counter, chain)
         out1.append(row)
         if rid in updates:
             # Same id, stream, seq and time; a new payload (different content and length).
             ur = random.Random(seed * 7919 + rid)
             f = row.split("\t")
-            f[5] = payload(ur, f[4], f[1], EPOCH_START + rid // 3, variant=1) + "\n"
+            f[5] = chained(payload(ur, f[4], f[1], EPOCH_START + rid // 3, variant=1), prev)[0] + "\n"
             out2.append("\t".join(f))
         else:
             out2.append(row)

@@ -123,8 +123,9 @@ if [ "$want_lifeboat" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- 2. data
-DAY1=$WORK/dump-${DUMP_MB}MB-s${SEED}-day1.sql
-DAY2=$WORK/dump-${DUMP_MB}MB-s${SEED}-u${DAY2_UPDATES}-a${DAY2_APPEND_PCT}-day2.sql
+# v2: rows carry an event id and a SHA-256 hash chain (gen_dump.py); older cached dumps are not reused.
+DAY1=$WORK/dump-${DUMP_MB}MB-s${SEED}-v2-day1.sql
+DAY2=$WORK/dump-${DUMP_MB}MB-s${SEED}-v2-u${DAY2_UPDATES}-a${DAY2_APPEND_PCT}-day2.sql
 if [ -f "$DAY1" ] && [ -f "$DAY2" ]; then
     log "reusing $DAY1 and $DAY2"
 else
