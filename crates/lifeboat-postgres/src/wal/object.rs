@@ -111,33 +111,49 @@ pub fn encode_object(keys: &WalKeys, key: &str, data: &[u8], level: i32) -> Vec<
             (id.join().expect("hashing thread"), c)
         })
     };
-    let (compression, body) = match &compressed {
-        Some(c) if c.len() < data.len() => (1u8, &c[..]),
-        _ => (0u8, data),
-    };
+    let frames_len: usize = compressed.iter().flatten().map(Vec::len).sum();
+    let compression = u8::from(compressed.is_some() && frames_len < data.len());
     let header = ObjectHeader {
         compression,
         archived_at_ms: jiff::Timestamp::now().as_millisecond().max(0) as u64,
         length: data.len() as u64,
         content_id,
+    }
+    .encode();
+    // One buffer: header, room for the envelope's slot and nonce, the body (copied once), then
+    // sealed in place.
+    let body_len = if compression == 1 {
+        frames_len
+    } else {
+        data.len()
     };
-    seal_object(keys, key, &header, body)
+    let mut out =
+        Vec::with_capacity(HEADER_LEN + lifeboat_core::format::crypto::OVERHEAD + body_len);
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&[0u8; 25]);
+    match compressed {
+        Some(frames) if compression == 1 => frames.iter().for_each(|f| out.extend_from_slice(f)),
+        _ => out.extend_from_slice(data),
+    }
+    keys.data_key
+        .seal_in_place(&aad(key, &header), &mut out, HEADER_LEN);
+    out
 }
 
 /// Compresses each piece as its own zstd frame (the first on this thread, the others on
-/// their own) and concatenates the frames.
-fn compress_parts(pieces: &[&[u8]], level: i32) -> Option<Vec<u8>> {
+/// their own); the frames in order, or `None` when compression failed.
+fn compress_parts(pieces: &[&[u8]], level: i32) -> Option<Vec<Vec<u8>>> {
     let (first, rest) = pieces.split_first()?;
     std::thread::scope(|s| {
         let others: Vec<_> = rest
             .iter()
             .map(|p| s.spawn(move || zstd::bulk::compress(p, level).ok()))
             .collect();
-        let mut out = zstd::bulk::compress(first, level).ok()?;
+        let mut frames = vec![zstd::bulk::compress(first, level).ok()?];
         for h in others {
-            out.extend_from_slice(&h.join().expect("compression thread")?);
+            frames.push(h.join().expect("compression thread")?);
         }
-        Some(out)
+        Some(frames)
     })
 }
 
@@ -263,7 +279,9 @@ mod tests {
         assert!(back == data, "the frames decode to the segment");
         // The bytes a one-part encoder (older lifeboat) writes decode the same way, and
         // several frames decode with the single-call decompressor readers use.
-        let parts = compress_parts(&[&data[..8 << 20], &data[8 << 20..]], 1).unwrap();
+        let parts = compress_parts(&[&data[..8 << 20], &data[8 << 20..]], 1)
+            .unwrap()
+            .concat();
         assert!(zstd::bulk::decompress(&parts, data.len()).unwrap() == data);
     }
 

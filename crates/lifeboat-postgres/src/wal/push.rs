@@ -61,7 +61,7 @@ impl WalArchive {
             .ok_or_else(|| PgError::Invalid(format!("{} is not a WAL file path", path.display())))?
             .to_string();
         self.require_writable("wal-push")?;
-        let data = std::fs::read(path).map_err(|e| PgError::io("reading WAL file", path, e))?;
+        let data = read_wal(path).map_err(|e| PgError::io("reading WAL file", path, e))?;
         // The segment size and system id come from the segment header when there is one,
         // else from the binding (history and backup-history files carry neither).
         let header = if name.ends_with(".history") || name.ends_with(".backup") {
@@ -218,6 +218,40 @@ impl WalArchive {
             Ok((own?, pushed))
         })
     }
+}
+
+/// A WAL file's bytes: mapped (read-only, pre-faulted in one call) when it is a segment-sized
+/// file, read into memory otherwise. Mapping saves zeroing and copying 16 MiB per push.
+enum WalBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for WalBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            WalBytes::Mapped(m) => m,
+            WalBytes::Read(v) => v,
+        }
+    }
+}
+
+fn read_wal(path: &Path) -> std::io::Result<WalBytes> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len >= 1 << 20 {
+        // SAFETY: the mapping is read-only, and PostgreSQL neither changes nor truncates a WAL
+        // file it handed to archive_command until the command returns.
+        if let Ok(m) = unsafe { memmap2::MmapOptions::new().populate().map(&file) } {
+            return Ok(WalBytes::Mapped(m));
+        }
+    }
+    let mut v = Vec::with_capacity(len as usize);
+    file.read_to_end(&mut v)?;
+    Ok(WalBytes::Read(v))
 }
 
 /// Up to `n` segment names after `path`'s that have a `.ready` status file, oldest first.
