@@ -1060,12 +1060,18 @@ fn kill_9_during_a_copy_base_backup_ends_the_servers_backup_and_records_nothing(
         "postgres",
         "CREATE TABLE c AS SELECT g AS id FROM generate_series(1, 1000) g",
     );
-    // A large sparse file in the data directory keeps the copy busy for seconds.
+    // A large sparse file in the data directory keeps the copy busy for seconds: one byte every
+    // 768 KiB, so no hole is large enough to be skipped unread (sparse backup skips holes of
+    // 1 MiB and more) and all 24 GiB are read.
     let sparse = pg.data.join("sparse.bin");
-    std::fs::File::create(&sparse)
-        .unwrap()
-        .set_len(24 << 30)
-        .unwrap();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::create(&sparse).unwrap();
+        f.set_len(24 << 30).unwrap();
+        for off in (0..24u64 << 30).step_by(768 << 10) {
+            f.write_all_at(b"x", off).unwrap();
+        }
+    }
     if let Some((u, g)) = env.user {
         std::os::unix::fs::chown(&sparse, Some(u), Some(g)).unwrap();
     }

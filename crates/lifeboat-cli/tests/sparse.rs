@@ -121,3 +121,26 @@ fn holes_are_not_read_on_backup_so_a_huge_sparse_file_backs_up_at_once() {
     // And the repository checks clean, data included.
     env.json(&["check", "--read-data"]);
 }
+
+#[test]
+fn a_file_with_only_small_holes_is_read_whole_from_its_start() {
+    // Regression: after mapping found no hole worth skipping, the file was read from where the
+    // mapping left its offset, so only its tail was stored.
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let file = src.join("pages.bin");
+    let f = std::fs::File::create(&file).unwrap();
+    let size: u64 = 96 << 20;
+    f.set_len(size).unwrap();
+    for (i, off) in (0..size).step_by(768 << 10).enumerate() {
+        f.write_all_at(format!("page {i}").as_bytes(), off).unwrap();
+    }
+    drop(f);
+    let v = env.json(&["backup", src.to_str().unwrap()]);
+    assert_eq!(v["summary"]["bytes_read"].as_u64(), Some(size), "{v}");
+    let target = env.path("back");
+    env.json(&["restore", "latest", "--target", target.to_str().unwrap()]);
+    let back = common::restored(&target, &src).join("pages.bin");
+    assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&file).unwrap());
+}

@@ -36,8 +36,18 @@ pub(super) enum Extent {
 }
 
 /// Maps `file` (of `size` bytes) into data extents and holes of at least [`MIN_HOLE`] bytes.
-/// `None` when the filesystem cannot report holes or the file has none worth skipping.
+/// `None` when the filesystem cannot report holes or the file has none worth skipping. The
+/// file's offset is back at its start afterwards (the caller may read it whole).
 pub(super) fn map(file: &File, size: u64) -> Option<Vec<Extent>> {
+    let extents = map_extents(file, size);
+    // SEEK_DATA/SEEK_HOLE moved the offset; a file read whole must be read from its start.
+    if seek(file.as_raw_fd(), 0, libc::SEEK_SET).is_err() {
+        return None;
+    }
+    extents
+}
+
+fn map_extents(file: &File, size: u64) -> Option<Vec<Extent>> {
     let fd = file.as_raw_fd();
     let mut holes: Vec<(u64, u64)> = Vec::new();
     let mut pos = 0u64;
@@ -168,6 +178,28 @@ mod tests {
         assert_eq!(data.len(), 1, "{ext:?}");
         assert!(data[0].0 <= 32 << 20 && data[0].0 + data[0].1 > 32 << 20);
         assert!(data[0].1 < 2 << 20);
+    }
+
+    #[test]
+    fn a_file_whose_holes_are_all_small_maps_to_nothing_and_reads_from_its_start() {
+        // Regression: mapping moved the file offset to the last extent, so a file read whole
+        // after a mapping that found only small holes was read from there: its tail only.
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let f = File::create(&path).unwrap();
+        let size: u64 = 64 << 20;
+        f.set_len(size).unwrap();
+        for off in (0..size).step_by(768 << 10) {
+            f.write_all_at(b"x", off).unwrap();
+        }
+        let mut f = File::open(&path).unwrap();
+        assert_eq!(map(&f, size), None);
+        let mut all = Vec::new();
+        f.read_to_end(&mut all).unwrap();
+        assert_eq!(all.len() as u64, size);
+        assert_eq!(all[0], b'x');
+        assert_eq!(all[768 << 10], b'x');
     }
 
     #[test]
