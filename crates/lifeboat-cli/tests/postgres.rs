@@ -19,21 +19,7 @@ use pg::*;
 
 /// Runs a physical restore with --start --keep-running, returns (report, query result).
 fn pitr(env: &Env, dir: &str, target: &[&str], sql: &str) -> (Value, String) {
-    let target_dir = env.path().join(dir);
-    let mut args = vec![
-        "restore",
-        "postgres",
-        "--physical",
-        "--target-dir",
-        target_dir.to_str().unwrap(),
-    ];
-    args.extend_from_slice(target);
-    args.extend_from_slice(&["--start", "--keep-running", "--start-timeout", "120"]);
-    let report = env.lb_json(&args);
-    let dsn = report["started"]["dsn"].as_str().unwrap().to_string() + " user=postgres";
-    let out = env.run("psql", &["-X", "-A", "-t", "-d", &dsn, "-c", sql]);
-    stop_dir(env, &target_dir);
-    (report, out.trim().to_string())
+    restore_and_query(env, |a| env.lb_json(a), dir, target, sql)
 }
 
 #[test]

@@ -352,24 +352,9 @@ post_command = ["sh", "-c", "echo post $LIFEBOAT_RESTORE_POINT >> {marks}"]
     );
 }
 
-/// Restores `--physical` with `target` into `dir`, starts it, runs `sql`; returns the report
-/// and the answer.
+/// Restores `--physical` (with the configuration file) and queries the restored server.
 fn recover(env: &Env, dir: &str, target: &[&str], sql: &str) -> (Value, String) {
-    let target_dir = env.path().join(dir);
-    let mut args = vec![
-        "restore",
-        "postgres",
-        "--physical",
-        "--target-dir",
-        target_dir.to_str().unwrap(),
-    ];
-    args.extend_from_slice(target);
-    args.extend_from_slice(&["--start", "--keep-running", "--start-timeout", "120"]);
-    let report = lbc_json(env, &args);
-    let dsn = report["started"]["dsn"].as_str().unwrap().to_string() + " user=postgres";
-    let out = env.run("psql", &["-X", "-A", "-t", "-d", &dsn, "-c", sql]);
-    stop_dir(env, &target_dir);
-    (report, out.trim().to_string())
+    restore_and_query(env, |a| lbc_json(env, a), dir, target, sql)
 }
 
 #[test]

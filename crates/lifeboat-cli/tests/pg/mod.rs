@@ -389,3 +389,30 @@ pub fn write_config(env: &Env, body: &str) {
     );
     std::fs::write(config_path(env), text).unwrap();
 }
+
+/// Restores `--physical` with `target` into `dir` under the test directory, starts the server
+/// and keeps it running, runs `sql` on it, and stops it. `lifeboat_json` runs lifeboat with the
+/// given arguments and returns its `--json` report (with or without a configuration file).
+pub fn restore_and_query(
+    env: &Env,
+    lifeboat_json: impl Fn(&[&str]) -> Value,
+    dir: &str,
+    target: &[&str],
+    sql: &str,
+) -> (Value, String) {
+    let target_dir = env.path().join(dir);
+    let mut args = vec![
+        "restore",
+        "postgres",
+        "--physical",
+        "--target-dir",
+        target_dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(target);
+    args.extend_from_slice(&["--start", "--keep-running", "--start-timeout", "120"]);
+    let report = lifeboat_json(&args);
+    let dsn = report["started"]["dsn"].as_str().unwrap().to_string() + " user=postgres";
+    let out = env.run("psql", &["-X", "-A", "-t", "-d", &dsn, "-c", sql]);
+    stop_dir(env, &target_dir);
+    (report, out.trim().to_string())
+}

@@ -2,7 +2,7 @@
 //! object lock (Google Cloud Storage, Azure Blob Storage), and the mapping of OpenDAL errors to
 //! [`ErrorKind`]s with advice that names the provider's own settings.
 
-use crate::dal;
+use crate::dal::{self, DalBackend};
 use crate::runtime::IoRuntime;
 use crate::{
     validate_key, Capabilities, ErrorKind, ObjectInfo, ReadStorage, Result, StorageError,
@@ -66,8 +66,18 @@ impl CloudStorage {
             atomic_create,
         }
     }
+}
 
-    fn map_err(
+impl dal::DalBackend for CloudStorage {
+    fn dal(&self) -> (&Operator, &IoRuntime) {
+        (&self.op, &self.rt)
+    }
+
+    fn dal_location(&self) -> String {
+        self.location.clone()
+    }
+
+    fn dal_err(
         &self,
         op: &'static str,
         key: &str,
@@ -151,26 +161,6 @@ impl CloudStorage {
     }
 }
 
-impl dal::DalBackend for CloudStorage {
-    fn dal(&self) -> (&Operator, &IoRuntime) {
-        (&self.op, &self.rt)
-    }
-
-    fn dal_location(&self) -> String {
-        self.location.clone()
-    }
-
-    fn dal_err(
-        &self,
-        op: &'static str,
-        key: &str,
-        e: opendal::Error,
-        create_new: bool,
-    ) -> StorageError {
-        self.map_err(op, key, e, create_new)
-    }
-}
-
 impl ReadStorage for CloudStorage {
     fn location(&self) -> String {
         self.location.clone()
@@ -190,7 +180,7 @@ impl ReadStorage for CloudStorage {
         self.rt
             .block_on(self.op.read(key))
             .map(|b| b.to_vec())
-            .map_err(|e| self.map_err("read", key, e, false))
+            .map_err(|e| self.dal_err("read", key, e, false))
     }
 
     fn read_range(&self, key: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
@@ -234,7 +224,7 @@ impl WriteStorage for CloudStorage {
         self.rt
             .block_on(fut)
             .map(|_| ())
-            .map_err(|e| self.map_err("write", key, e, create_new))
+            .map_err(|e| self.dal_err("write", key, e, create_new))
     }
 
     fn remove(&self, key: &str) -> Result<()> {
@@ -242,7 +232,7 @@ impl WriteStorage for CloudStorage {
         match self.rt.block_on(self.op.delete(key)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == OdKind::NotFound => Ok(()),
-            Err(e) => Err(self.map_err("remove", key, e, false)),
+            Err(e) => Err(self.dal_err("remove", key, e, false)),
         }
     }
 }

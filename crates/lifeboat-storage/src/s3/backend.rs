@@ -3,7 +3,7 @@
 
 use super::config::S3Config;
 use super::object_lock::{rfc3339, LockApi, LockFailure};
-use crate::dal;
+use crate::dal::{self, DalBackend};
 use crate::runtime::IoRuntime;
 use crate::{
     validate_key, Capabilities, ErrorKind, ObjectInfo, ReadStorage, Result, Retention,
@@ -194,9 +194,26 @@ impl S3Storage {
     {
         self.rt.block_on(f)
     }
+}
+
+/// S3 answers a delete or overwrite of a retained object with 403 AccessDenied; only the
+/// message tells it apart from missing rights.
+fn is_lock_denial(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("object lock") || t.contains("objectlock") || t.contains("retention")
+}
+
+impl dal::DalBackend for S3Storage {
+    fn dal(&self) -> (&Operator, &IoRuntime) {
+        (&self.op, &self.rt)
+    }
+
+    fn dal_location(&self) -> String {
+        self.location.clone()
+    }
 
     /// Classifies an OpenDAL error and says what to check.
-    fn map_err(
+    fn dal_err(
         &self,
         op: &'static str,
         key: &str,
@@ -283,33 +300,6 @@ impl S3Storage {
     }
 }
 
-/// S3 answers a delete or overwrite of a retained object with 403 AccessDenied; only the
-/// message tells it apart from missing rights.
-fn is_lock_denial(text: &str) -> bool {
-    let t = text.to_ascii_lowercase();
-    t.contains("object lock") || t.contains("objectlock") || t.contains("retention")
-}
-
-impl dal::DalBackend for S3Storage {
-    fn dal(&self) -> (&Operator, &IoRuntime) {
-        (&self.op, &self.rt)
-    }
-
-    fn dal_location(&self) -> String {
-        self.location.clone()
-    }
-
-    fn dal_err(
-        &self,
-        op: &'static str,
-        key: &str,
-        e: opendal::Error,
-        create_new: bool,
-    ) -> StorageError {
-        self.map_err(op, key, e, create_new)
-    }
-}
-
 impl ReadStorage for S3Storage {
     fn location(&self) -> String {
         self.location.clone()
@@ -327,7 +317,7 @@ impl ReadStorage for S3Storage {
         validate_key(key)?;
         self.block_on(self.op.read(key))
             .map(|b| b.to_vec())
-            .map_err(|e| self.map_err("read", key, e, false))
+            .map_err(|e| self.dal_err("read", key, e, false))
     }
 
     fn read_range(&self, key: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
@@ -388,7 +378,7 @@ impl WriteStorage for S3Storage {
         };
         self.block_on(fut)
             .map(|_| ())
-            .map_err(|e| self.map_err("write", key, e, create_new))?;
+            .map_err(|e| self.dal_err("write", key, e, create_new))?;
         if let Some(until) = options.retain_until {
             let mode = options.retention_mode.as_deref().unwrap_or("COMPLIANCE");
             self.put_retention(key, mode, until)?;
@@ -426,7 +416,7 @@ impl WriteStorage for S3Storage {
         match self.block_on(self.op.delete(key)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == OdKind::NotFound => Ok(()),
-            Err(e) => Err(self.map_err("remove", key, e, false)),
+            Err(e) => Err(self.dal_err("remove", key, e, false)),
         }
     }
 }
