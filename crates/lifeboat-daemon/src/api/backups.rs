@@ -44,6 +44,29 @@ pub(super) fn accepted(s: Submitted) -> Result<(StatusCode, Json<Value>), ApiErr
     }
 }
 
+/// Bodies over the limit are read on (and dropped) up to this many bytes before the 413 goes
+/// out, so a client still sending gets the answer instead of a reset connection.
+const DRAIN_LIMIT: usize = 64 << 20;
+
+/// The body when it is at most `max` bytes; past that, the rest is drained (up to
+/// [`DRAIN_LIMIT`]) and `Err` returned.
+async fn read_limited(body: Body, max: usize) -> Result<Vec<u8>, ()> {
+    let mut data = body.into_data_stream();
+    let (mut kept, mut seen) = (Vec::new(), 0usize);
+    while let Some(chunk) = data.try_next().await.map_err(|_| ())? {
+        seen += chunk.len();
+        if seen <= max {
+            kept.extend_from_slice(&chunk);
+        } else if seen > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if seen > max {
+        return Err(());
+    }
+    Ok(kept)
+}
+
 pub(super) async fn create(
     State(api): State<Shared>,
     headers: HeaderMap,
@@ -57,7 +80,7 @@ pub(super) async fn create(
         return upload(api, caller, q, name, body).await;
     }
     let max = api.daemon.config().daemon.max_body;
-    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
+    let bytes = read_limited(body, max).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
