@@ -6,6 +6,7 @@
 use crate::runtime::IoRuntime;
 use crate::{validate_key, ErrorKind, ObjectInfo, Result, StorageError};
 use opendal::ErrorKind as OdKind;
+use std::future::IntoFuture;
 
 /// What an OpenDAL-backed backend lends the shared operations.
 pub(crate) trait DalBackend {
@@ -21,6 +22,25 @@ pub(crate) trait DalBackend {
         e: opendal::Error,
         create_new: bool,
     ) -> StorageError;
+}
+
+/// Runs a read-only request, once more when the first attempt failed before any answer came
+/// back ("error sending request": typically a pooled keep-alive connection the server had just
+/// closed). Reads are idempotent, so this is safe; writes are never repeated here (the
+/// [`crate::layers::Retry`] layer decides about those).
+pub(crate) fn read_only<T, F, Fut>(b: &impl DalBackend, f: F) -> opendal::Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = opendal::Result<T>> + Send,
+    T: Send,
+{
+    let (_, rt) = b.dal();
+    match rt.block_on(f()) {
+        Err(e) if e.is_temporary() && format!("{e:?}").contains("error sending request") => {
+            rt.block_on(f())
+        }
+        other => other,
+    }
 }
 
 /// The error for a range that reaches past the end of the object.
@@ -48,7 +68,7 @@ pub(crate) fn read_range<B: DalBackend>(
     length: u64,
 ) -> Result<Vec<u8>> {
     validate_key(key)?;
-    let (op, rt) = b.dal();
+    let (op, _) = b.dal();
     let end = offset
         .checked_add(length)
         .ok_or_else(|| short_read(b, key, offset, length, 0))?;
@@ -60,7 +80,7 @@ pub(crate) fn read_range<B: DalBackend>(
         }
         return Ok(Vec::new());
     }
-    let data = match rt.block_on(op.read_with(key).range(offset..end)) {
+    let data = match read_only(b, || op.read_with(key).range(offset..end).into_future()) {
         Ok(data) => data,
         Err(e) if matches!(e.kind(), OdKind::NotFound | OdKind::RangeNotSatisfied) => {
             return Err(b.dal_err("read", key, e, false))
@@ -92,9 +112,8 @@ pub(crate) fn read_range<B: DalBackend>(
 
 /// Every object under `prefix` (directory markers and keys outside it skipped).
 pub(crate) fn list<B: DalBackend>(b: &B, prefix: &str) -> Result<Vec<ObjectInfo>> {
-    let (op, rt) = b.dal();
-    let entries = rt
-        .block_on(op.list_with(prefix).recursive(true))
+    let (op, _) = b.dal();
+    let entries = read_only(b, || op.list_with(prefix).recursive(true).into_future())
         .map_err(|e| b.dal_err("list", prefix, e, false))?;
     Ok(entries
         .into_iter()
@@ -112,10 +131,8 @@ pub(crate) fn list<B: DalBackend>(b: &B, prefix: &str) -> Result<Vec<ObjectInfo>
 /// The object's size.
 pub(crate) fn stat<B: DalBackend>(b: &B, key: &str) -> Result<ObjectInfo> {
     validate_key(key)?;
-    let (op, rt) = b.dal();
-    let meta = rt
-        .block_on(op.stat(key))
-        .map_err(|e| b.dal_err("stat", key, e, false))?;
+    let (op, _) = b.dal();
+    let meta = read_only(b, || op.stat(key)).map_err(|e| b.dal_err("stat", key, e, false))?;
     Ok(ObjectInfo {
         key: key.to_string(),
         size: meta.content_length(),

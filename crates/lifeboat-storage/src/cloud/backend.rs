@@ -177,8 +177,7 @@ impl ReadStorage for CloudStorage {
 
     fn read(&self, key: &str) -> Result<Vec<u8>> {
         validate_key(key)?;
-        self.rt
-            .block_on(self.op.read(key))
+        dal::read_only(self, || self.op.read(key))
             .map(|b| b.to_vec())
             .map_err(|e| self.dal_err("read", key, e, false))
     }
