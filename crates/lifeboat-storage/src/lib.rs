@@ -13,6 +13,7 @@
 pub mod choose;
 pub mod cloud;
 mod dal;
+mod direct;
 mod error;
 pub mod layers;
 pub mod local;

@@ -3,14 +3,16 @@
 //! Durability: every write goes to a temporary file in the destination directory
 //! (`.tmp-<random>`), is fsynced, then renamed over the key (or hard-linked for `create_new`,
 //! which fails atomically when the key exists), and the directory is fsynced. A crash leaves at
-//! most a stray `.tmp-*` file, which [`ReadStorage::list`] never reports.
+//! most a stray `.tmp-*` file, which [`ReadStorage::list`] never reports. Objects of 1 MiB and
+//! more (packs) are written around the page cache where the filesystem allows it
+//! ([`crate::direct`]).
 
 use crate::{
     validate_key, Capabilities, ErrorKind, ObjectInfo, ReadStorage, Result, StorageError,
     WriteOptions, WriteStorage,
 };
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// A repository stored in a local directory.
@@ -41,8 +43,7 @@ impl LocalStorage {
         }
         let tmp = dir.join(format!(".tmp-{:016x}", rand::random::<u64>()));
         let result = (|| -> std::io::Result<()> {
-            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-            f.write_all(data)?;
+            let f = crate::direct::create_file(&tmp, data)?;
             f.sync_all()?;
             drop(f);
             if create_new {

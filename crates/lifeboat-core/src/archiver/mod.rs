@@ -9,8 +9,8 @@
 //! - `saver.rs`: the pipeline ([`BlobSaver`]: deduplication, workers, uploaders);
 //!   `dictionary.rs`: training the compression dictionary and checking it pays off;
 //!   `commit.rs`: the index and then the snapshot.
-//! - `stream.rs` ([`backup_stream`]), `hashing.rs` (the stream's SHA-256 on its own thread),
-//!   `command.rs` ([`backup_command`]: a child process's standard output).
+//! - `stream.rs` ([`backup_stream`]; the stream's SHA-256 is computed on its own thread from
+//!   the chunks, [`BlobSaver`]), `command.rs` ([`backup_command`]: a child process's standard output).
 //! - `walker.rs`: reading a directory tree into trees, with change detection against a parent;
 //!   exclude patterns are `crate::patterns`; `sparse.rs`: holes of sparse files found with
 //!   `SEEK_DATA`/`SEEK_HOLE` and stored as all-zero blobs without being read; `paths.rs` ([`backup_paths`]); `dir_root.rs`
@@ -20,7 +20,6 @@ mod command;
 mod commit;
 mod dictionary;
 mod dir_root;
-mod hashing;
 mod paths;
 mod saver;
 mod sparse;

@@ -1,15 +1,16 @@
 //! The saver pipeline: deduplicates blobs, and compresses, encrypts, packs and uploads them on
 //! background threads.
 
-use super::dictionary::{encode_data_or_tree, Trainer};
+use super::dictionary::{encode_data_or_tree_into, Trainer};
 use super::Progress;
 use crate::error::{Error, Result};
 use crate::format::blob::{BlobId, BlobType};
 use crate::format::chunker;
 use crate::format::crypto::MasterKeys;
-use crate::format::dict::{DictId, EncoderDict};
+use crate::format::dict::{self, DictId, EncoderDict};
 use crate::format::index::{Index, IndexPack};
 use crate::format::pack::{pack_key, FinishedPack, PackBuilder};
+use crate::format::plain::Plain;
 use crate::repo::Repository;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use lifeboat_storage::{Storage, WriteOptions};
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub(super) struct Job {
     pub(super) kind: BlobType,
     pub(super) id: BlobId,
-    pub(super) data: Vec<u8>,
+    pub(super) data: Plain,
 }
 
 /// Shared state of the writer pipeline.
@@ -43,13 +44,15 @@ pub(super) struct Shared {
     pub(super) dict: OnceLock<EncoderDict>,
     /// Set once a blob has been compressed with `dict`.
     pub(super) dict_used: AtomicBool,
-    /// Every [`DICT_PROBE_EVERY`](super::dictionary::DICT_PROBE_EVERY)th data blob is
+    /// Some data blobs ([`is_probe`](super::dictionary::is_probe)) are
     /// compressed with and without the dictionary: bytes with, bytes without, blobs probed.
     /// When the dictionary costs more than it saves on this session's data, `dict_off` stops
     /// its use.
     pub(super) dict_probe: Mutex<(u64, u64, u32)>,
     pub(super) dict_off: AtomicBool,
     pub(super) data_blobs: AtomicU64,
+    /// Buffers of data packs already uploaded, for the workers to build new packs in.
+    spare_packs: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
 }
 
 impl Shared {
@@ -92,6 +95,8 @@ pub struct BlobSaver<'a> {
     uploaders: Vec<std::thread::JoinHandle<()>>,
     /// Trains a compression dictionary (when the repository has none yet).
     trainer: Trainer,
+    /// True when data blobs may be compressed with a dictionary in this session.
+    dict_possible: bool,
 }
 
 impl<'a> BlobSaver<'a> {
@@ -120,6 +125,7 @@ impl<'a> BlobSaver<'a> {
             dict_probe: Mutex::new((0, 0, 0)),
             dict_off: AtomicBool::new(false),
             data_blobs: AtomicU64::new(0),
+            spare_packs: bounded(SPARE_PACKS),
         });
         let mut collect_samples = false;
         match repo.current_encoder_dict()? {
@@ -134,6 +140,7 @@ impl<'a> BlobSaver<'a> {
             }
             None => {}
         }
+        let dict_possible = collect_samples || (shared.dict.get().is_some() && shared.level > 0);
         let (job_tx, job_rx) = bounded::<Job>(threads * 16);
         let (pack_tx, pack_rx) = bounded::<FinishedPack>(2);
         let workers = (0..threads)
@@ -158,6 +165,7 @@ impl<'a> BlobSaver<'a> {
             workers,
             uploaders,
             trainer: Trainer::new(collect_samples),
+            dict_possible,
         })
     }
 
@@ -180,7 +188,13 @@ impl<'a> BlobSaver<'a> {
     /// Stores a blob unless the repository already has it; returns its id.
     pub fn save(&self, kind: BlobType, data: Vec<u8>) -> Result<BlobId> {
         let id = self.shared.keys.blob_id(&data);
-        self.save_with_id(kind, id, data)?;
+        if self.admit(kind, id, &data, true)? {
+            self.send(Job {
+                kind,
+                id,
+                data: Plain::from_vec(data),
+            })?;
+        }
         Ok(id)
     }
 
@@ -194,19 +208,22 @@ impl<'a> BlobSaver<'a> {
         self.check_failed()
     }
 
-    fn save_with_id(&self, kind: BlobType, id: BlobId, data: Vec<u8>) -> Result<()> {
+    /// True when blob `id` is new to the repository and this session (it is then counted as
+    /// queued, and new data is sampled for the dictionary when `sample`); fails once the backup
+    /// is cancelled or the pipeline failed.
+    fn admit(&self, kind: BlobType, id: BlobId, data: &[u8], sample: bool) -> Result<bool> {
         self.check_cancelled()?;
         if self.index.contains(&id) || !self.known.lock().expect("known set").insert(id) {
-            return Ok(());
+            return Ok(false);
         }
-        if kind == BlobType::Data {
-            self.trainer.sample(&data, &self.shared);
+        if sample && kind == BlobType::Data {
+            self.trainer.sample(data, &self.shared);
         }
-        let sent = self
-            .jobs
-            .as_ref()
-            .expect("saver is open")
-            .send(Job { kind, id, data });
+        Ok(true)
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
+        let sent = self.jobs.as_ref().expect("saver is open").send(job);
         if sent.is_err() {
             self.check_failed()?;
         }
@@ -214,12 +231,21 @@ impl<'a> BlobSaver<'a> {
     }
 
     /// Stores (once per session) the blob of `len` zero bytes; returns its id. Holes of sparse
-    /// files refer to it many times over without reading or hashing their zeros again.
+    /// files refer to it many times over without reading or hashing their zeros again. The
+    /// zeros are not sampled for the dictionary: they say nothing about the data.
     pub(super) fn zero_blob(&self, len: usize) -> Result<BlobId> {
         if let Some(id) = self.zeros.lock().expect("zero blobs").get(&len) {
             return Ok(*id);
         }
-        let id = self.save(BlobType::Data, vec![0u8; len])?;
+        let data = vec![0u8; len];
+        let id = self.shared.keys.blob_id(&data);
+        if self.admit(BlobType::Data, id, &data, false)? {
+            self.send(Job {
+                kind: BlobType::Data,
+                id,
+                data: Plain::from_vec(data),
+            })?;
+        }
         self.zeros.lock().expect("zero blobs").insert(len, id);
         Ok(id)
     }
@@ -227,6 +253,16 @@ impl<'a> BlobSaver<'a> {
     /// True when the blob is in the repository or queued in this session.
     pub fn has(&self, id: &BlobId) -> bool {
         self.index.contains(id) || self.known.lock().expect("known set").contains(id)
+    }
+
+    /// Room to keep in front of data chunks: the dictionary's prefix, when blobs may be
+    /// compressed with one ([`Plain`]).
+    fn chunk_room(&self) -> usize {
+        if self.dict_possible {
+            dict::PREFIX_SIZE
+        } else {
+            0
+        }
     }
 
     /// Chunks `reader` and stores every chunk; returns the content ids and byte count.
@@ -237,22 +273,12 @@ impl<'a> BlobSaver<'a> {
         params: &crate::format::config::ChunkerParams,
         size_hint: Option<u64>,
     ) -> std::io::Result<(Vec<BlobId>, u64)> {
-        let mut ids = Vec::new();
-        let mut total = 0u64;
         let seed = self.shared.keys.chunker_seed;
-        for chunk in chunker::stream_sized(reader, params, seed, size_hint) {
-            let chunk = chunk?;
-            total += chunk.len() as u64;
-            self.shared
-                .progress
-                .bytes
-                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            let id = self.shared.keys.blob_id(&chunk);
-            self.save_with_id(BlobType::Data, id, chunk)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            ids.push(id);
-        }
-        Ok((ids, total))
+        let mut chunks = chunker::stream_sized(reader, params, seed, size_hint);
+        let room = self.chunk_room();
+        self.save_chunks(std::iter::from_fn(|| chunks.next_chunk(room)), |c, new| {
+            self.send_new(c, new)
+        })
     }
 
     /// Cuts `reader` into blocks of `block` bytes (the last one may be shorter) and stores every
@@ -262,9 +288,32 @@ impl<'a> BlobSaver<'a> {
         reader: R,
         block: usize,
     ) -> std::io::Result<(Vec<BlobId>, u64)> {
+        let blocks = chunker::fixed(reader, block).map(|b| b.map(Plain::from_vec));
+        self.save_chunks(blocks, |c, new| self.send_new(c, new))
+    }
+
+    /// Queues a data chunk for the workers when it is new (`new` is its id then).
+    fn send_new(&self, data: Plain, new: Option<BlobId>) -> Result<()> {
+        match new {
+            Some(id) => self.send(Job {
+                kind: BlobType::Data,
+                id,
+                data,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts and admits data chunks in order and hands each to `pass`, with its id when it is
+    /// new (to be stored); returns the ids and byte count.
+    fn save_chunks(
+        &self,
+        chunks: impl Iterator<Item = std::io::Result<Plain>>,
+        mut pass: impl FnMut(Plain, Option<BlobId>) -> Result<()>,
+    ) -> std::io::Result<(Vec<BlobId>, u64)> {
         let mut ids = Vec::new();
         let mut total = 0u64;
-        for chunk in chunker::fixed(reader, block) {
+        for chunk in chunks {
             let chunk = chunk?;
             total += chunk.len() as u64;
             self.shared
@@ -272,11 +321,65 @@ impl<'a> BlobSaver<'a> {
                 .bytes
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             let id = self.shared.keys.blob_id(&chunk);
-            self.save_with_id(BlobType::Data, id, chunk)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let new = self.admit(BlobType::Data, id, &chunk, true).map_err(io_err)?;
+            pass(chunk, new.then_some(id)).map_err(io_err)?;
             ids.push(id);
         }
         Ok((ids, total))
+    }
+
+    /// Like [`BlobSaver::save_stream`] (or [`BlobSaver::save_fixed`] when `block` is given),
+    /// also returning the stream's SHA-256. Every chunk passes through a hashing thread, in
+    /// order, before new ones go on to the workers: SHA-256 of a stream costs about as much
+    /// CPU as chunking and blob ids together, and this way it overlaps with them without a copy
+    /// of the stream.
+    pub(super) fn save_stream_hashed<R: Read>(
+        &self,
+        reader: R,
+        params: &crate::format::config::ChunkerParams,
+        block: Option<usize>,
+    ) -> std::io::Result<(Vec<BlobId>, u64, [u8; 32])> {
+        let jobs = self.jobs.as_ref().expect("saver is open").clone();
+        std::thread::scope(|scope| {
+            // Chunks with their id when new: ~32 chunks in flight.
+            let (tx, rx) = bounded::<(Plain, Option<BlobId>)>(32);
+            let hasher = scope.spawn(move || {
+                use sha2::Digest;
+                let mut h = sha2::Sha256::new();
+                for (data, new) in rx {
+                    h.update(data.bytes());
+                    if let Some(id) = new {
+                        // Workers only stop when the pipeline failed, which the reading
+                        // thread reports; keep hashing so it never blocks.
+                        let kind = BlobType::Data;
+                        let _ = jobs.send(Job { kind, id, data });
+                    }
+                }
+                <[u8; 32]>::from(h.finalize())
+            });
+            let pass = |c, new| {
+                tx.send((c, new)).map_err(|_| Error::ThreadFailed {
+                    thread: "stream's SHA-256",
+                })
+            };
+            let read = match block {
+                Some(b) => {
+                    let blocks = chunker::fixed(reader, b).map(|c| c.map(Plain::from_vec));
+                    self.save_chunks(blocks, pass)
+                }
+                None => {
+                    let seed = self.shared.keys.chunker_seed;
+                    let mut chunks = chunker::stream(reader, params, seed);
+                    let room = self.chunk_room();
+                    self.save_chunks(std::iter::from_fn(|| chunks.next_chunk(room)), pass)
+                }
+            };
+            drop(tx);
+            let digest = hasher.join().map_err(|_| {
+                std::io::Error::other("the thread computing the stream's SHA-256 failed")
+            })?;
+            read.map(|(ids, total)| (ids, total, digest))
+        })
     }
 
     /// Waits for every blob to be stored and returns the new packs' index entries.
@@ -322,12 +425,23 @@ impl Drop for BlobSaver<'_> {
     }
 }
 
+/// Uploaded data-pack buffers kept for reuse: about as many as are in flight at once (packs
+/// being filled, queued and uploading).
+const SPARE_PACKS: usize = 8;
+
+fn io_err(e: Error) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
 /// Compresses and encrypts blobs into packs. Tree blobs go to packs of their own, so that
 /// reading directory listings (change detection, restore planning, `ls`) fetches small packs
 /// instead of ranges scattered through data packs.
 fn worker(rx: Receiver<Job>, tx: Sender<FinishedPack>, sh: Arc<Shared>) {
     let new_pack = |kind: BlobType| match kind {
-        BlobType::Data => PackBuilder::with_capacity(sh.pack_size + (1 << 20)),
+        BlobType::Data => match sh.spare_packs.1.try_recv() {
+            Ok(buffer) => PackBuilder::in_buffer(buffer),
+            Err(_) => PackBuilder::with_capacity(sh.pack_size + (1 << 20)),
+        },
         BlobType::Tree => PackBuilder::with_capacity(1 << 20),
     };
     let mut packs = [new_pack(BlobType::Data), new_pack(BlobType::Tree)];
@@ -335,14 +449,16 @@ fn worker(rx: Receiver<Job>, tx: Sender<FinishedPack>, sh: Arc<Shared>) {
         if sh.failed() {
             continue; // drain so the sender never blocks
         }
-        let stored = encode_data_or_tree(&sh, &job);
         let slot = job.kind.code() as usize;
-        packs[slot].add(job.kind, job.id, &stored, job.data.len());
+        let raw = job.data.len();
+        let Job { kind, id, mut data } = job;
+        packs[slot].add_encoded(kind, id, raw, |out| {
+            encode_data_or_tree_into(&sh, kind, &mut data, out)
+        });
         sh.blobs_added.fetch_add(1, Ordering::Relaxed);
-        sh.raw_added
-            .fetch_add(job.data.len() as u64, Ordering::Relaxed);
+        sh.raw_added.fetch_add(raw as u64, Ordering::Relaxed);
         if packs[slot].len() >= sh.pack_size {
-            let full = std::mem::replace(&mut packs[slot], new_pack(job.kind));
+            let full = std::mem::replace(&mut packs[slot], new_pack(kind));
             if tx.send(full.finish(&sh.keys.meta_key)).is_err() {
                 return;
             }
@@ -371,6 +487,9 @@ fn uploader(rx: Receiver<FinishedPack>, sh: Arc<Shared>) {
                     .bytes_written
                     .fetch_add(pack.bytes.len() as u64, Ordering::Relaxed);
                 sh.new_packs.lock().expect("packs").push(pack.index);
+                if pack.bytes.capacity() >= sh.pack_size {
+                    let _ = sh.spare_packs.0.try_send(pack.bytes);
+                }
             }
             Err(e) => sh.fail(e.into()),
         }

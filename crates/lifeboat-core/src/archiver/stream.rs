@@ -1,7 +1,6 @@
 //! Backups of one stream (standard input, a dump command's output) as a single-file snapshot.
 
 use super::commit::{commit, new_snapshot};
-use super::hashing::HashingReader;
 use super::saver::BlobSaver;
 use super::{BackupOptions, BackupOutcome, Chunking, Progress, MAX_FIXED_BLOCK};
 use crate::error::{Error, Result};
@@ -47,12 +46,12 @@ pub fn backup_stream<R: Read>(
     let _lock = lock::acquire(repo, false, "backup", lock::wait_time())?;
     let index = repo.load_index()?;
     let saver = BlobSaver::new(repo, &index, progress)?;
-    let mut hr = HashingReader::new(reader);
-    let saved = match opts.chunking {
-        Chunking::ContentDefined => saver.save_stream(&mut hr, &repo.config().chunker, None),
-        Chunking::Fixed(block) => saver.save_fixed(&mut hr, block as usize),
+    let block = match opts.chunking {
+        Chunking::ContentDefined => None,
+        Chunking::Fixed(block) => Some(block as usize),
     };
-    let (content, size) = match saved {
+    let saved = saver.save_stream_hashed(reader, &repo.config().chunker, block);
+    let (content, size, digest) = match saved {
         Ok(r) => r,
         Err(e) => {
             saver.check_cancelled()?;
@@ -62,8 +61,7 @@ pub fn backup_stream<R: Read>(
         }
     };
     saver.check_cancelled()?;
-    let (hashed, sha256) = hr.finish()?;
-    debug_assert_eq!(hashed, size);
+    let sha256 = hex::encode(digest);
     let info = StreamInfo {
         name: name.to_string(),
         size,

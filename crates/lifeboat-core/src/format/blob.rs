@@ -8,6 +8,7 @@
 use crate::error::{Error, Result};
 use crate::format::crypto::MasterKeys;
 use crate::format::dict::{DictId, DictSource, EncoderDict};
+use crate::format::plain::Plain;
 use crate::format::zblob;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -104,19 +105,88 @@ pub fn encode_with(
     level: i32,
     dict: Option<&EncoderDict>,
 ) -> Vec<u8> {
-    match dict {
-        _ if level <= 0 => seal(keys, plaintext, Compressed::None),
-        Some(d) => seal(
-            keys,
-            plaintext,
-            Compressed::WithDict(d.id, zblob::compress(plaintext, level, &d.prefix)),
-        ),
-        None => seal(
-            keys,
-            plaintext,
-            Compressed::Plain(zblob::compress(plaintext, level, &[])),
-        ),
+    let mut out = Vec::new();
+    encode_source_into(keys, &mut out, Source::Slice(plaintext), level, dict);
+    out
+}
+
+/// Appends what [`encode_with`] returns for `plain` to `out` (a pack being built), compressing
+/// the plaintext where it is (using its room for the dictionary's prefix) and sealing in place:
+/// the compressed bytes are written once, into `out`.
+pub fn encode_into(
+    keys: &MasterKeys,
+    out: &mut Vec<u8>,
+    plain: &mut Plain,
+    level: i32,
+    dict: Option<&EncoderDict>,
+) {
+    encode_source_into(keys, out, Source::Plain(plain), level, dict);
+}
+
+/// Bytes in front of an envelope's body that [`MasterKeys::seal_data_in_place`] fills in.
+const ENVELOPE_HEAD: usize = 25;
+
+/// Plaintext to encode: borrowed, or in a buffer with room for the dictionary's prefix.
+enum Source<'a> {
+    Slice(&'a [u8]),
+    Plain(&'a mut Plain),
+}
+
+impl Source<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Source::Slice(s) => s,
+            Source::Plain(p) => p.bytes(),
+        }
     }
+
+    fn compress_into(&mut self, out: &mut Vec<u8>, level: i32, prefix: &[u8]) -> bool {
+        match self {
+            Source::Slice(s) => zblob::compress_into(out, s, level, prefix),
+            Source::Plain(p) => zblob::compress_plain_into(out, p, level, prefix),
+        }
+    }
+}
+
+/// Appends the room for the envelope's head and the body's flag (and dictionary id) to `out`;
+/// returns where the envelope starts.
+fn begin_body(out: &mut Vec<u8>, dict: Option<&DictId>) -> usize {
+    let at = out.len();
+    out.resize(at + ENVELOPE_HEAD, 0);
+    match dict {
+        Some(id) => {
+            out.push(2);
+            out.extend_from_slice(id);
+        }
+        None => out.push(1),
+    }
+    at
+}
+
+/// Seals the envelope begun at `at`. Unless `compressed` (a frame follows the flag and is
+/// smaller than the plaintext), the body is replaced by flag 0 and the plaintext.
+fn finish_body(keys: &MasterKeys, out: &mut Vec<u8>, at: usize, plaintext: &[u8], compressed: bool) {
+    if !compressed || out.len() - (at + ENVELOPE_HEAD) - 1 >= plaintext.len() {
+        out.truncate(at + ENVELOPE_HEAD);
+        out.push(0);
+        out.extend_from_slice(plaintext);
+    }
+    keys.seal_data_in_place(BLOB_CONTEXT, out, at);
+}
+
+fn encode_source_into(
+    keys: &MasterKeys,
+    out: &mut Vec<u8>,
+    mut src: Source,
+    level: i32,
+    dict: Option<&EncoderDict>,
+) {
+    let at = begin_body(out, dict.map(|d| &d.id));
+    let compressed = level > 0 && {
+        let prefix = dict.map_or(&[][..], |d| &d.prefix[..]);
+        src.compress_into(out, level, prefix)
+    };
+    finish_body(keys, out, at, src.bytes(), compressed);
 }
 
 /// A compressed form of a blob's plaintext, ready to seal (`None` inside: zstd failed).
@@ -143,26 +213,23 @@ impl Compressed {
 
 /// Seals a blob in the given compressed form, or as plaintext when that form is not smaller.
 pub fn seal(keys: &MasterKeys, plaintext: &[u8], compressed: Compressed) -> Vec<u8> {
-    let (flag, named, frame): (u8, &[u8], Option<&Vec<u8>>) = match &compressed {
-        Compressed::None => (0, &[][..], None),
-        Compressed::Plain(c) => (1, &[][..], c.as_ref()),
-        Compressed::WithDict(id, c) => (2, &id[..], c.as_ref()),
+    let mut out = Vec::new();
+    seal_into(keys, &mut out, plaintext, compressed);
+    out
+}
+
+/// Like [`seal`], appending the stored blob to `out`.
+pub fn seal_into(keys: &MasterKeys, out: &mut Vec<u8>, plaintext: &[u8], compressed: Compressed) {
+    let (dict, frame) = match &compressed {
+        Compressed::None => (None, None),
+        Compressed::Plain(c) => (None, c.as_ref()),
+        Compressed::WithDict(id, c) => (Some(id), c.as_ref()),
     };
-    let mut body;
-    match frame.filter(|c| c.len() + named.len() < plaintext.len()) {
-        Some(c) => {
-            body = Vec::with_capacity(1 + named.len() + c.len());
-            body.push(flag);
-            body.extend_from_slice(named);
-            body.extend_from_slice(c);
-        }
-        None => {
-            body = Vec::with_capacity(plaintext.len() + 1);
-            body.push(0u8);
-            body.extend_from_slice(plaintext);
-        }
+    let at = begin_body(out, dict);
+    if let Some(f) = frame {
+        out.extend_from_slice(f);
     }
-    keys.seal_data(BLOB_CONTEXT, &body)
+    finish_body(keys, out, at, plaintext, frame.is_some());
 }
 
 /// Decrypts, decompresses and verifies a stored blob against its id.

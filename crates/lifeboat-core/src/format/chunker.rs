@@ -4,6 +4,7 @@
 //! whose changes overwrite pages in place.
 
 use crate::format::config::ChunkerParams;
+use crate::format::plain::Plain;
 use fastcdc::v2020::{FastCDC, Normalization};
 use std::io::Read;
 
@@ -88,10 +89,10 @@ impl<R: Read> Chunks<R> {
     }
 }
 
-impl<R: Read> Iterator for Chunks<R> {
-    type Item = std::io::Result<Vec<u8>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<R: Read> Chunks<R> {
+    /// The next chunk, copied out of the window into a buffer with `room` spare bytes in front
+    /// (see [`Plain`]); `None` at the end of the input.
+    pub fn next_chunk(&mut self, room: usize) -> Option<std::io::Result<Plain>> {
         if self.cuts.is_empty() {
             if self.eof && self.pos == self.len {
                 return None;
@@ -104,9 +105,17 @@ impl<R: Read> Iterator for Chunks<R> {
             }
         }
         let cut = self.cuts.pop_front()?;
-        let chunk = self.buf[self.pos..cut].to_vec();
+        let chunk = Plain::with_room(room, &self.buf[self.pos..cut]);
         self.pos = cut;
         Some(Ok(chunk))
+    }
+}
+
+impl<R: Read> Iterator for Chunks<R> {
+    type Item = std::io::Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_chunk(0).map(|c| c.map(Plain::into_vec))
     }
 }
 

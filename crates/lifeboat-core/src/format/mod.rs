@@ -5,7 +5,8 @@
 //! - Keys: [`config`] (public parameters), [`crypto`] (key hierarchy, envelopes), [`keys`] (key
 //!   files), [`writeonly`] (the recipient envelope, the identity, write-only key files).
 //! - Encodings: [`json`] (sealed JSON objects), [`b64`] (bytes in JSON).
-//! - Data: [`chunker`], [`blob`], [`zblob`] and [`dict`] (compression), [`pack`], [`index`].
+//! - Data: [`chunker`], [`blob`], [`plain`] (plaintext buffers), [`zblob`] and [`dict`]
+//!   (compression), [`pack`], [`index`].
 //! - Manifests: [`tree`], [`snapshot`].
 //! - Evidence and sets: [`drill`] (drill reports), [`restore_point`] (restore points, pins).
 //! - Governance records: [`mode`] (mode records), [`journal`] (journal records).
@@ -23,6 +24,7 @@ pub mod json;
 pub mod keys;
 pub mod mode;
 pub mod pack;
+pub mod plain;
 pub mod restore_point;
 pub mod snapshot;
 pub mod tree;

@@ -47,6 +47,16 @@ impl PackBuilder {
         }
     }
 
+    /// An empty pack built in `buffer` (a finished pack's bytes, recycled: its memory is
+    /// already mapped, which saves faulting in a new pack's worth of pages).
+    pub fn in_buffer(mut buffer: Vec<u8>) -> Self {
+        buffer.clear();
+        PackBuilder {
+            bytes: buffer,
+            blobs: Vec::new(),
+        }
+    }
+
     /// Appends one encoded blob.
     pub fn add(&mut self, kind: BlobType, id: BlobId, stored: &[u8], raw_length: usize) {
         self.blobs.push(IndexBlob {
@@ -57,6 +67,26 @@ impl PackBuilder {
             raw_length: raw_length as u32,
         });
         self.bytes.extend_from_slice(stored);
+    }
+
+    /// Appends one blob that `encode` writes straight into the pack (see
+    /// [`crate::format::blob::encode_into`]): the stored bytes are not copied again.
+    pub fn add_encoded(
+        &mut self,
+        kind: BlobType,
+        id: BlobId,
+        raw_length: usize,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) {
+        let offset = self.bytes.len();
+        encode(&mut self.bytes);
+        self.blobs.push(IndexBlob {
+            id,
+            kind,
+            offset: offset as u32,
+            length: (self.bytes.len() - offset) as u32,
+            raw_length: raw_length as u32,
+        });
     }
 
     /// Bytes so far.

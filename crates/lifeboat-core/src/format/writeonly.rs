@@ -153,6 +153,20 @@ impl MasterKeys {
         }
     }
 
+    /// Seals in place what [`MasterKeys::seal_data`] seals: `buf[at..at + 25]` is room for the
+    /// envelope's head and `buf[at + 25..]` the plaintext; afterwards `buf[at..]` is the
+    /// envelope. Bytes before `at` are left alone.
+    pub fn seal_data_in_place(&self, context: &[u8], buf: &mut Vec<u8>, at: usize) {
+        match &self.sealer {
+            Some(s) => {
+                let sealed = s.seal(context, &buf[at + 25..]);
+                buf.truncate(at);
+                buf.extend_from_slice(&sealed);
+            }
+            None => self.data_key.seal_in_place(context, buf, at),
+        }
+    }
+
     /// Opens data sealed by [`MasterKeys::seal_data`] under either slot.
     pub fn open_data(&self, context: &[u8], envelope: &[u8], object: &str) -> Result<Vec<u8>> {
         if envelope.first() != Some(&SLOT_RECIPIENT) {

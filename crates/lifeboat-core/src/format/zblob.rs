@@ -14,6 +14,7 @@
 //! wrappers tie a prefix's lifetime to the context's, which a per-thread reusable context
 //! cannot express.
 
+use crate::format::plain::Plain;
 use std::cell::RefCell;
 use std::ptr::NonNull;
 use zstd::zstd_safe::zstd_sys as z;
@@ -87,59 +88,90 @@ fn new_cctx(level: i32) -> Option<Cctx> {
 /// Compresses `plaintext` at `level`, with `prefix` as history when it is not empty.
 /// `None` when zstd fails (the caller then stores the blob uncompressed).
 pub fn compress(plaintext: &[u8], level: i32, prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    compress_into(&mut out, plaintext, level, prefix).then_some(out)
+}
+
+/// Like [`compress`], appending the frame to `out`; false (and `out` unchanged) when zstd
+/// fails.
+pub fn compress_into(out: &mut Vec<u8>, plaintext: &[u8], level: i32, prefix: &[u8]) -> bool {
+    if prefix.is_empty() {
+        // SAFETY: an empty prefix is never referenced.
+        return unsafe { frame_into(out, plaintext, level, None) };
+    }
+    JOINED.with(|j| {
+        let mut joined = j.borrow_mut();
+        joined.clear();
+        joined.extend_from_slice(prefix);
+        joined.extend_from_slice(plaintext);
+        let (p, src) = joined.split_at(prefix.len());
+        // SAFETY: `p` ends exactly where `src` starts, both live in `joined`.
+        unsafe { frame_into(out, src, level, Some(p)) }
+    })
+}
+
+/// Like [`compress_into`] for plaintext with room in front ([`Plain`]): when the room holds
+/// `prefix`, the prefix is written there and the plaintext is compressed where it is, without
+/// copying it behind the prefix. The room's bytes are scratch afterwards.
+pub fn compress_plain_into(out: &mut Vec<u8>, plain: &mut Plain, level: i32, prefix: &[u8]) -> bool {
+    if prefix.is_empty() || plain.room() < prefix.len() {
+        return compress_into(out, plain.bytes(), level, prefix);
+    }
+    let (buf, at) = plain.parts_mut();
+    buf[at - prefix.len()..at].copy_from_slice(prefix);
+    let (head, src) = buf.split_at(at);
+    // SAFETY: the prefix is the end of `head`, right before `src` in the same buffer.
+    unsafe { frame_into(out, src, level, Some(&head[at - prefix.len()..])) }
+}
+
+/// Appends one frame of `src` to `out`, with `prefix` as history.
+///
+/// # Safety
+/// When given, `prefix` must end where `src` starts in memory (one segment: zstd matches into
+/// such a prefix at full speed; anything else is only slow, never wrong, but this module's
+/// callers promise it).
+unsafe fn frame_into(out: &mut Vec<u8>, src: &[u8], level: i32, prefix: Option<&[u8]>) -> bool {
     CCTX.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().map(|(l, _)| *l) != Some(level) {
-            *slot = Some((level, new_cctx(level)?));
+            match new_cctx(level) {
+                Some(c) => *slot = Some((level, c)),
+                None => return false,
+            }
         }
-        let (_, cctx) = slot.as_ref()?;
+        let Some((_, cctx)) = slot.as_ref() else {
+            return false;
+        };
         let cctx = cctx.0.as_ptr();
         // SAFETY: compressBound is a pure function.
-        let bound = unsafe { z::ZSTD_compressBound(plaintext.len()) };
-        let mut out: Vec<u8> = Vec::with_capacity(bound);
-        let mut run = |src: &[u8], prefix: &[u8]| -> usize {
-            // SAFETY: `cctx` is this thread's live context. The prefix is referenced only for
-            // this one frame (zstd drops the reference when the frame ends) and `src` and
-            // `prefix` outlive the call; `out` has `bound` bytes of capacity, the most
-            // ZSTD_compress2 writes.
-            unsafe {
-                z::ZSTD_CCtx_reset(cctx, z::ZSTD_ResetDirective::ZSTD_reset_session_only);
-                if !prefix.is_empty()
-                    && is_error(z::ZSTD_CCtx_refPrefix(
-                        cctx,
-                        prefix.as_ptr().cast(),
-                        prefix.len(),
-                    ))
-                {
-                    return usize::MAX;
+        let bound = unsafe { z::ZSTD_compressBound(src.len()) };
+        let start = out.len();
+        out.reserve(bound);
+        // SAFETY: `cctx` is this thread's live context. The prefix is referenced only for this
+        // one frame (zstd drops the reference when the frame ends) and `src` and `prefix`
+        // outlive the call; `out` has `bound` spare bytes after `start`, the most
+        // ZSTD_compress2 writes.
+        let n = unsafe {
+            z::ZSTD_CCtx_reset(cctx, z::ZSTD_ResetDirective::ZSTD_reset_session_only);
+            if let Some(p) = prefix {
+                if is_error(z::ZSTD_CCtx_refPrefix(cctx, p.as_ptr().cast(), p.len())) {
+                    return false;
                 }
-                z::ZSTD_compress2(
-                    cctx,
-                    out.as_mut_ptr().cast(),
-                    bound,
-                    src.as_ptr().cast(),
-                    src.len(),
-                )
             }
+            z::ZSTD_compress2(
+                cctx,
+                out.as_mut_ptr().add(start).cast(),
+                bound,
+                src.as_ptr().cast(),
+                src.len(),
+            )
         };
-        let n = if prefix.is_empty() {
-            run(plaintext, &[])
-        } else {
-            JOINED.with(|j| {
-                let mut joined = j.borrow_mut();
-                joined.clear();
-                joined.extend_from_slice(prefix);
-                joined.extend_from_slice(plaintext);
-                let (p, src) = joined.split_at(prefix.len());
-                run(src, p)
-            })
-        };
-        if n == usize::MAX || is_error(n) {
-            return None;
+        if is_error(n) {
+            return false;
         }
-        // SAFETY: ZSTD_compress2 initialised the first `n` bytes (n <= bound).
-        unsafe { out.set_len(n) };
-        Some(out)
+        // SAFETY: ZSTD_compress2 initialised the `n` bytes after `start` (n <= bound).
+        unsafe { out.set_len(start + n) };
+        true
     })
 }
 
@@ -217,6 +249,25 @@ mod tests {
         let with = compress(&data, 3, &prefix).unwrap();
         assert!(with.len() < plain.len());
         assert_ne!(decompress(&with, data.len(), &[]).ok(), Some(data.clone()));
+    }
+
+    #[test]
+    fn compressing_in_the_room_in_front_equals_compressing_behind_a_copied_prefix() {
+        let data = text(3000);
+        let prefix = text(200);
+        let copied = compress(&data, 3, &prefix).unwrap();
+        let mut roomy = Plain::with_room(prefix.len() + 7, &data);
+        let mut out = b"head".to_vec();
+        assert!(compress_plain_into(&mut out, &mut roomy, 3, &prefix));
+        assert_eq!(&out[..4], b"head");
+        assert_eq!(out[4..], copied[..]);
+        assert_eq!(roomy.bytes(), &data[..]);
+        // Too little room: the copying path gives the same frame.
+        let mut tight = Plain::with_room(3, &data);
+        let mut out2 = Vec::new();
+        assert!(compress_plain_into(&mut out2, &mut tight, 3, &prefix));
+        assert_eq!(out2, copied);
+        assert_eq!(decompress(&out2, data.len(), &prefix).unwrap(), data);
     }
 
     #[test]
