@@ -87,9 +87,7 @@ fn create_direct(path: &Path, data: &[u8]) -> std::io::Result<Option<File>> {
                     return Ok(true);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) && done == 0 => {
-                    return Ok(false)
-                }
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) && done == 0 => return Ok(false),
                 Err(e) => return Err(e),
             }
         }
@@ -128,9 +126,16 @@ mod tests {
     #[test]
     fn files_of_every_alignment_come_back_whole() {
         let dir = tempfile::tempdir().unwrap();
-        for (i, n) in [0, 10, DIRECT_MIN, DIRECT_MIN + 1, PIECE + ALIGN + 17, 3 * PIECE]
-            .into_iter()
-            .enumerate()
+        for (i, n) in [
+            0,
+            10,
+            DIRECT_MIN,
+            DIRECT_MIN + 1,
+            PIECE + ALIGN + 17,
+            3 * PIECE,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let path = dir.path().join(format!("f{i}"));
             let data = pattern(n);

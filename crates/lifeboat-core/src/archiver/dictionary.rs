@@ -14,7 +14,11 @@ use std::sync::{Arc, Mutex};
 /// 32nd blob at first, every 256th once [`DICT_PROBE_SETTLED`] blobs were probed (a probe
 /// compresses its blob twice; 3 % more compression work at 32, 0.4 % at 256).
 pub(super) fn is_probe(blob: u64) -> bool {
-    let every = if blob < DICT_PROBE_SETTLED * 32 { 32 } else { 256 };
+    let every = if blob < DICT_PROBE_SETTLED * 32 {
+        32
+    } else {
+        256
+    };
     blob.is_multiple_of(every)
 }
 
@@ -141,8 +145,14 @@ mod tests {
     #[test]
     fn probes_thin_out_once_the_verdict_settled() {
         let probes = |range: std::ops::Range<u64>| range.filter(|b| is_probe(*b)).count();
-        assert_eq!(probes(0..DICT_PROBE_SETTLED * 32), DICT_PROBE_SETTLED as usize);
-        assert_eq!(probes(DICT_PROBE_SETTLED * 32..DICT_PROBE_SETTLED * 32 + 2560), 10);
+        assert_eq!(
+            probes(0..DICT_PROBE_SETTLED * 32),
+            DICT_PROBE_SETTLED as usize
+        );
+        assert_eq!(
+            probes(DICT_PROBE_SETTLED * 32..DICT_PROBE_SETTLED * 32 + 2560),
+            10
+        );
         assert!(is_probe(0), "the first blob is probed");
     }
 }

@@ -321,7 +321,9 @@ impl<'a> BlobSaver<'a> {
                 .bytes
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             let id = self.shared.keys.blob_id(&chunk);
-            let new = self.admit(BlobType::Data, id, &chunk, true).map_err(io_err)?;
+            let new = self
+                .admit(BlobType::Data, id, &chunk, true)
+                .map_err(io_err)?;
             pass(chunk, new.then_some(id)).map_err(io_err)?;
             ids.push(id);
         }

@@ -165,8 +165,14 @@ fn begin_body(out: &mut Vec<u8>, dict: Option<&DictId>) -> usize {
 
 /// Seals the envelope begun at `at`. Unless `compressed` (a frame follows the flag and is
 /// smaller than the plaintext), the body is replaced by flag 0 and the plaintext.
-fn finish_body(keys: &MasterKeys, out: &mut Vec<u8>, at: usize, plaintext: &[u8], compressed: bool) {
-    if !compressed || out.len() - (at + ENVELOPE_HEAD) - 1 >= plaintext.len() {
+fn finish_body(
+    keys: &MasterKeys,
+    out: &mut Vec<u8>,
+    at: usize,
+    plaintext: &[u8],
+    compressed: bool,
+) {
+    if !compressed || out.len() - (at + ENVELOPE_HEAD) > plaintext.len() {
         out.truncate(at + ENVELOPE_HEAD);
         out.push(0);
         out.extend_from_slice(plaintext);

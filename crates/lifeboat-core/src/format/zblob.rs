@@ -113,7 +113,12 @@ pub fn compress_into(out: &mut Vec<u8>, plaintext: &[u8], level: i32, prefix: &[
 /// Like [`compress_into`] for plaintext with room in front ([`Plain`]): when the room holds
 /// `prefix`, the prefix is written there and the plaintext is compressed where it is, without
 /// copying it behind the prefix. The room's bytes are scratch afterwards.
-pub fn compress_plain_into(out: &mut Vec<u8>, plain: &mut Plain, level: i32, prefix: &[u8]) -> bool {
+pub fn compress_plain_into(
+    out: &mut Vec<u8>,
+    plain: &mut Plain,
+    level: i32,
+    prefix: &[u8],
+) -> bool {
     if prefix.is_empty() || plain.room() < prefix.len() {
         return compress_into(out, plain.bytes(), level, prefix);
     }
