@@ -404,8 +404,10 @@ fn to_xid_and_to_name_start_from_the_newest_base_backup_before_them() {
     assert_eq!(r["snapshot_id"], second_id, "{r:#}");
     assert!(r["notes"].as_array().unwrap().is_empty(), "{r:#}");
 
-    // A name made by hand has no recorded position: the oldest backup, and a note saying so.
+    // A name made by hand has no recorded position: it is found in the archived WAL, so
+    // recovery starts from the newest backup before it (the third), with a note saying where.
     c.psql("postgres", "SELECT pg_create_restore_point('by-hand')");
+    c.psql("postgres", "INSERT INTO t SELECT generate_series(301, 400)");
     c.switch_and_wait();
     let (r, rows) = recover(
         &env,
@@ -414,6 +416,8 @@ fn to_xid_and_to_name_start_from_the_newest_base_backup_before_them() {
         "SELECT count(*) FROM t",
     );
     assert_eq!(rows, "300");
-    assert_eq!(r["snapshot_id"], first["snapshot_id"], "{r:#}");
-    assert!(!r["notes"].as_array().unwrap().is_empty(), "{r:#}");
+    assert_eq!(r["snapshot_id"], third["snapshot_id"], "{r:#}");
+    let notes = r["notes"].to_string();
+    assert!(notes.contains("found in archived WAL segment"), "{r:#}");
+    assert_ne!(r["snapshot_id"], first["snapshot_id"]);
 }

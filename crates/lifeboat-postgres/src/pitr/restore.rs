@@ -69,6 +69,26 @@ pub struct PhysicalRestoreReport {
     pub tablespaces: Vec<crate::datadir::Tablespace>,
 }
 
+/// The first position of restore point `name` in the WAL archived since the oldest base backup
+/// started (a name created with `pg_create_restore_point` by hand, not by a lifeboat restore
+/// point, whose position is recorded): the LSN and the segment holding it.
+fn find_in_archive(
+    repo: &Repository,
+    state: &super::state::ClusterState,
+    name: &str,
+) -> Result<Option<(crate::lsn::Lsn, String)>> {
+    let Some(from) = state
+        .backups
+        .iter()
+        .map(|(_, m)| m.start_lsn.segno(state.seg_size))
+        .min()
+    else {
+        return Ok(None);
+    };
+    let archive = crate::wal::WalArchive::from_repo(repo);
+    archive.first_restore_point(state.sysid, &state.files, name, from)
+}
+
 /// Restores a physical base backup into `opts.target_dir` and sets up recovery.
 pub fn restore_physical(
     repo: &Repository,
@@ -88,7 +108,21 @@ pub fn restore_physical(
         .filter(|p| p.cluster == state.cluster)
         .map(|p| (p.name.clone(), p.lsn))
         .collect();
-    let plan = plan_restore(&state.backups, &opts.target, &end, explicit.as_deref())?;
+    let found = match &opts.target {
+        RecoveryTarget::Name(n) if explicit.is_none() && !end.restore_points.contains_key(n) => {
+            find_in_archive(repo, &state, n)?
+        }
+        _ => None,
+    };
+    if let (Some((lsn, _)), RecoveryTarget::Name(n)) = (&found, &opts.target) {
+        end.restore_points.insert(n.clone(), *lsn);
+    }
+    let mut plan = plan_restore(&state.backups, &opts.target, &end, explicit.as_deref())?;
+    if let (Some((lsn, segment)), RecoveryTarget::Name(n)) = (&found, &opts.target) {
+        plan.notes.push(format!(
+            "restore point '{n}' was found in archived WAL segment {segment} at LSN {lsn}"
+        ));
+    }
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let run_as = match &opts.start {

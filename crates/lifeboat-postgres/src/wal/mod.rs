@@ -14,7 +14,7 @@
 //!
 //! The code is cut by concern, lower levels first: `keys` (subkeys, key cache), `object` (the
 //! object format), `binding` (cluster bindings), `list`, `push`, `fetch` and `copy` (the
-//! operations). Everything public is re-exported here, so paths stay `wal::X`.
+//! operations), `points` (named restore points found in archived segments). Everything public is re-exported here, so paths stay `wal::X`.
 
 mod binding;
 mod copy;
@@ -22,6 +22,7 @@ mod fetch;
 mod keys;
 mod list;
 mod object;
+mod points;
 mod push;
 
 pub use binding::{validate_cluster_name, Binding, DEFAULT_CLUSTER};
@@ -31,6 +32,7 @@ pub use list::ArchivedFile;
 pub use object::{
     decode_object, encode_object, object_key, ObjectHeader, HEADER_LEN, MAGIC, VERSION,
 };
+pub use points::{scan_segment, FoundRestorePoint};
 pub use push::{PushOptions, PushOutcome};
 
 use crate::error::{PgError, Result};
