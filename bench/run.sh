@@ -27,6 +27,7 @@ RESULTS_MD=${BENCH_RESULTS_MD:-$BENCH_DIR/results-latest.md}
 BORG_COMPRESSION=${BENCH_BORG_COMPRESSION:-zstd,3}
 S3_MODE=${BENCH_S3:-0}              # 0: local repositories only; 1: also the S3 phase; only: S3 phase only
 S3_PREFIX=${BENCH_S3_PREFIX:-repo}  # object prefix inside each bucket
+SETTLE_S=${BENCH_SETTLE_S:-15}      # pause (after sync) before timed restores and after deleting old runs
 
 export LIFEBOAT_PASSWORD=${LIFEBOAT_PASSWORD:-bench-password}
 export RESTIC_PASSWORD=${RESTIC_PASSWORD:-bench-password}
@@ -54,8 +55,35 @@ RESULTS=$WORK/results.tsv
 STATE=$WORK/state        # per-tool caches / config (fresh each run)
 REPOS=$WORK/repos        # fresh repositories each run
 RESTORE=$WORK/restore
-rm -rf "$LOGS" "$STATE" "$REPOS" "$RESTORE"
+# The disk is ext4 mounted with `discard`: writes right after large deletions run several times
+# slower while the device digests the discards, and for some minutes after tens of thousands of
+# files were deleted, ext4 skips the "recently deleted" inodes one by one when creating files
+# (a restore of the 50k-file tree measured 1.9 s with none pending, then 6 s and 11 s — system
+# time in `recently_deleted` — after each further deletion of such a tree). So: restored trees
+# are kept until the run ends; large deletions are stamped in $DELETED_AT; and before a timed
+# restore the bench settles and waits until RECENT_S seconds have passed since the last one.
+RECENT_S=${BENCH_RECENT_DELETE_S:-360}
+DELETED_AT=$WORK/.last-large-delete
+big_delete() {
+    local any=0 p
+    for p in "$@"; do [ -e "$p" ] && any=1; done
+    rm -rf "$@"
+    [ "$any" = 1 ] && date +%s >"$DELETED_AT"
+    return 0
+}
+settle() {
+    sync; sleep "$SETTLE_S"
+    local last wait
+    last=$(cat "$DELETED_AT" 2>/dev/null || echo 0)
+    wait=$(( last + RECENT_S - $(date +%s) ))
+    if [ "$wait" -gt 0 ]; then
+        log "waiting ${wait}s: files were deleted less than ${RECENT_S}s ago (ext4 slows file creation after large deletions)"
+        sleep "$wait"
+    fi
+}
+big_delete "$LOGS" "$STATE" "$REPOS" "$RESTORE"
 mkdir -p "$LOGS" "$STATE" "$REPOS" "$RESTORE"
+sync; sleep "$SETTLE_S"
 : >"$RESULTS"
 
 # result rows: "<metric>\t<tool>\t<value>"  (tool "meta" for run information)
@@ -341,6 +369,7 @@ bench_tool() {
         fi
         local target=$RESTORE/$tool
         rm -rf "$target"; mkdir -p "$target"
+        settle
         if [ "$tool" = borg ]; then
             tool_cmd borg restore "$repo" tree2
             RUN_CWD=$target run_timed "$tool-tree-restore" "${CMD[@]}" </dev/null && r=0 || r=$?
@@ -366,7 +395,6 @@ bench_tool() {
         else
             put tree_restore_s "$tool" ERR
         fi
-        rm -rf "$target"
     fi
     put peak_rss_kb "$tool" "$PEAK_RSS_KB"
 }
@@ -437,6 +465,7 @@ bench_s3_tool() {
         put s3_dump_repo_bytes "$tool" "$(s3_bytes "$bucket")"
         target=$RESTORE/$tool-s3-dump
         rm -rf "$target"; mkdir -p "$target"
+        settle
         tool_cmd "$tool" restore "$repo" "$target"
         if run_timed "$tool-s3-dump-restore" "${CMD[@]}" </dev/null; then
             put s3_dump_restore_s "$tool" "$LAST_S"
@@ -479,6 +508,7 @@ bench_s3_tool() {
     fi
     target=$RESTORE/$tool-s3-tree
     rm -rf "$target"; mkdir -p "$target"
+    settle
     tool_cmd "$tool" restore "$repo" "$target"
     run_timed "$tool-s3-tree-restore" "${CMD[@]}" </dev/null && r=0 || r=$?
     if [ "$r" -eq 0 ]; then
@@ -497,7 +527,6 @@ bench_s3_tool() {
     else
         put s3_tree_restore_s "$tool" ERR
     fi
-    rm -rf "$target"
 }
 
 run_s3_phase() {
@@ -540,6 +569,8 @@ if [ "$S3_MODE" != 0 ]; then
 fi
 
 # ---------------------------------------------------------------- 4. report
+# Restored trees go only now, after the last measurement (see big_delete).
+big_delete "$RESTORE"
 python3 "$BENCH_DIR/report.py" "$RESULTS" "$RESULTS_MD" && rep=0 || rep=$?
 log "results: $RESULTS_MD (raw: $RESULTS, logs: $LOGS)"
 if [ "$ERRORS" -gt 0 ]; then
