@@ -18,7 +18,8 @@ die() { log "ERROR: $*"; exit 1; }
 
 TEMPLATE=$(ls -d "$WORK"/cluster-eventstore-*/ 2>/dev/null | head -n 1)
 [ -n "$TEMPLATE" ] && [ -d "$TEMPLATE/data" ] || die "no event-store template under $WORK: run BENCH_PG_DATA=events bash bench/postgres.sh first"
-PGBIN=$(dirname "$(command -v pg_ctl)")
+PGBIN=${BENCH_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+[ -x "$PGBIN/pg_dump" ] || die "no PostgreSQL binaries (set BENCH_PG_BINDIR)"
 [ -x "$LIFEBOAT_BIN" ] || die "lifeboat binary $LIFEBOAT_BIN missing (cargo build --release)"
 command -v restic >/dev/null || die "restic missing (apt-get install restic)"
 
@@ -40,10 +41,10 @@ bytes=$(stat -c %s "$DUMP")
 log "dump: $bytes bytes"
 
 timed() {  # NAME CMD... (stdin from the dump); prints seconds
+    local name=$1 t0 t1; shift
     sync; sleep 5
-    local t0 t1
     t0=$(date +%s.%N)
-    "$@" <"$DUMP" >"$RUN/$1.log" 2>&1 || die "$* failed (see $RUN/$1.log)"
+    "$@" <"$DUMP" >"$RUN/$name.log" 2>&1 || die "$* failed (see $RUN/$name.log)"
     t1=$(date +%s.%N)
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
 }
