@@ -81,7 +81,8 @@ settle() {
         sleep "$wait"
     fi
 }
-big_delete "$LOGS" "$STATE" "$REPOS" "$RESTORE"
+rm -rf "$LOGS" "$STATE" "$REPOS"          # a few thousand files at most
+big_delete "$RESTORE"                      # restored trees (left only by an interrupted run)
 mkdir -p "$LOGS" "$STATE" "$REPOS" "$RESTORE"
 sync; sleep "$SETTLE_S"
 : >"$RESULTS"
