@@ -84,6 +84,16 @@ impl Trainer {
         *self.handle.lock().expect("trainer") = Some(handle);
     }
 
+    /// Bytes collected so far (tests).
+    #[cfg(test)]
+    pub(super) fn sampled_bytes(&self) -> usize {
+        self.samples
+            .lock()
+            .expect("samples")
+            .as_ref()
+            .map_or(0, |s| s.bytes)
+    }
+
     /// Waits for the training thread, if one was started.
     pub(super) fn join(&self) {
         if let Some(t) = self.handle.lock().expect("trainer").take() {

@@ -497,3 +497,53 @@ fn uploader(rx: Receiver<FinishedPack>, sh: Arc<Shared>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::config::Config;
+
+    fn repo() -> Repository {
+        std::env::set_var("LIFEBOAT_INSECURE_TEST_KDF", "1");
+        let store = Arc::new(lifeboat_storage::memory::MemoryStorage::default());
+        Repository::init(store, b"pw", Config::new()).unwrap()
+    }
+
+    #[test]
+    fn zero_blobs_of_sparse_holes_are_not_dictionary_samples() {
+        let repo = repo();
+        let index = repo.load_index().unwrap();
+        let saver = BlobSaver::new(&repo, &index, Default::default()).unwrap();
+        let a = saver.zero_blob(512 << 10).unwrap();
+        assert_eq!(
+            saver.zero_blob(512 << 10).unwrap(),
+            a,
+            "stored once per session"
+        );
+        assert_eq!(saver.trainer.sampled_bytes(), 0);
+        // Real data is sampled.
+        saver.save(BlobType::Data, b"some data".to_vec()).unwrap();
+        assert_eq!(saver.trainer.sampled_bytes(), 9);
+        let totals = saver.finish().unwrap();
+        assert_eq!(totals.blobs, 2);
+    }
+
+    #[test]
+    fn streams_hashed_from_their_chunks_have_the_sha256_of_the_stream() {
+        use sha2::Digest;
+        let repo = repo();
+        let index = repo.load_index().unwrap();
+        let saver = BlobSaver::new(&repo, &index, Default::default()).unwrap();
+        let data: Vec<u8> = (0..3_000_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let params = repo.config().chunker.clone();
+        for block in [None, Some(65536)] {
+            let (ids, n, digest) = saver.save_stream_hashed(&data[..], &params, block).unwrap();
+            assert_eq!(n, data.len() as u64);
+            assert!(ids.len() > 1);
+            assert_eq!(digest, <[u8; 32]>::from(sha2::Sha256::digest(&data)));
+        }
+        saver.finish().unwrap();
+    }
+}
