@@ -187,8 +187,13 @@ impl<'a> BlobSaver<'a> {
 
     /// Stores a blob unless the repository already has it; returns its id.
     pub fn save(&self, kind: BlobType, data: Vec<u8>) -> Result<BlobId> {
+        self.store(kind, data, true)
+    }
+
+    /// [`BlobSaver::save`], sampling new data for the dictionary only when `sample`.
+    fn store(&self, kind: BlobType, data: Vec<u8>, sample: bool) -> Result<BlobId> {
         let id = self.shared.keys.blob_id(&data);
-        if self.admit(kind, id, &data, true)? {
+        if self.admit(kind, id, &data, sample)? {
             self.send(Job {
                 kind,
                 id,
@@ -237,15 +242,7 @@ impl<'a> BlobSaver<'a> {
         if let Some(id) = self.zeros.lock().expect("zero blobs").get(&len) {
             return Ok(*id);
         }
-        let data = vec![0u8; len];
-        let id = self.shared.keys.blob_id(&data);
-        if self.admit(BlobType::Data, id, &data, false)? {
-            self.send(Job {
-                kind: BlobType::Data,
-                id,
-                data: Plain::from_vec(data),
-            })?;
-        }
+        let id = self.store(BlobType::Data, vec![0u8; len], false)?;
         self.zeros.lock().expect("zero blobs").insert(len, id);
         Ok(id)
     }

@@ -124,7 +124,7 @@ pub fn encode_into(
 }
 
 /// Bytes in front of an envelope's body that [`MasterKeys::seal_data_in_place`] fills in.
-const ENVELOPE_HEAD: usize = 25;
+const ENVELOPE_HEAD: usize = crate::format::crypto::HEAD;
 
 /// Plaintext to encode: borrowed, or in a buffer with room for the dictionary's prefix.
 enum Source<'a> {

@@ -23,7 +23,10 @@ pub const SLOT_SYMMETRIC: u8 = 0x01;
 /// [`crate::format::writeonly`]).
 pub const SLOT_RECIPIENT: u8 = 0x02;
 /// Envelope overhead: slot byte, nonce and tag.
-pub const OVERHEAD: usize = 1 + 24 + 16;
+pub const OVERHEAD: usize = HEAD + 16;
+/// Bytes an envelope has before its ciphertext: the slot byte and the 24-byte nonce (the room
+/// [`Key::seal_in_place`] needs in front of the plaintext).
+pub const HEAD: usize = 1 + 24;
 
 /// A 32-byte symmetric key.
 #[derive(Clone, PartialEq, Eq)]
@@ -64,22 +67,22 @@ impl Key {
         out
     }
 
-    /// Seals in place, for large objects: `buf[at..at + 25]` is room for the slot and nonce and
-    /// `buf[at + 25..]` the plaintext. Afterwards `buf[at..]` is the envelope [`Key::seal`]
+    /// Seals in place, for large objects: `buf[at..at + HEAD]` is room for the slot and nonce
+    /// and `buf[at + HEAD..]` the plaintext. Afterwards `buf[at..]` is the envelope [`Key::seal`]
     /// makes (the tag is appended); bytes before `at` are left alone. Saves copying the
     /// plaintext and the ciphertext into new buffers.
     pub fn seal_in_place(&self, context: &[u8], buf: &mut Vec<u8>, at: usize) {
         assert!(
-            buf.len() >= at + 25,
+            buf.len() >= at + HEAD,
             "no room for the envelope's slot and nonce"
         );
         let cipher = XChaCha20Poly1305::new((&self.0).into());
         let mut nonce = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut nonce);
         buf[at] = SLOT_SYMMETRIC;
-        buf[at + 1..at + 25].copy_from_slice(&nonce);
+        buf[at + 1..at + HEAD].copy_from_slice(&nonce);
         let tag = cipher
-            .encrypt_in_place_detached(XNonce::from_slice(&nonce), context, &mut buf[at + 25..])
+            .encrypt_in_place_detached(XNonce::from_slice(&nonce), context, &mut buf[at + HEAD..])
             .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory buffers");
         buf.extend_from_slice(&tag);
     }

@@ -153,13 +153,13 @@ impl MasterKeys {
         }
     }
 
-    /// Seals in place what [`MasterKeys::seal_data`] seals: `buf[at..at + 25]` is room for the
-    /// envelope's head and `buf[at + 25..]` the plaintext; afterwards `buf[at..]` is the
-    /// envelope. Bytes before `at` are left alone.
+    /// Seals in place what [`MasterKeys::seal_data`] seals: `buf[at..at + HEAD]` is room for the
+    /// envelope's head ([`crate::format::crypto::HEAD`]) and the rest the plaintext; afterwards
+    /// `buf[at..]` is the envelope. Bytes before `at` are left alone.
     pub fn seal_data_in_place(&self, context: &[u8], buf: &mut Vec<u8>, at: usize) {
         match &self.sealer {
             Some(s) => {
-                let sealed = s.seal(context, &buf[at + 25..]);
+                let sealed = s.seal(context, &buf[at + crate::format::crypto::HEAD..]);
                 buf.truncate(at);
                 buf.extend_from_slice(&sealed);
             }

@@ -96,8 +96,7 @@ pub fn compress(plaintext: &[u8], level: i32, prefix: &[u8]) -> Option<Vec<u8>> 
 /// fails.
 pub fn compress_into(out: &mut Vec<u8>, plaintext: &[u8], level: i32, prefix: &[u8]) -> bool {
     if prefix.is_empty() {
-        // SAFETY: an empty prefix is never referenced.
-        return unsafe { frame_into(out, plaintext, level, None) };
+        return frame_into(out, plaintext, level, None);
     }
     JOINED.with(|j| {
         let mut joined = j.borrow_mut();
@@ -105,8 +104,7 @@ pub fn compress_into(out: &mut Vec<u8>, plaintext: &[u8], level: i32, prefix: &[
         joined.extend_from_slice(prefix);
         joined.extend_from_slice(plaintext);
         let (p, src) = joined.split_at(prefix.len());
-        // SAFETY: `p` ends exactly where `src` starts, both live in `joined`.
-        unsafe { frame_into(out, src, level, Some(p)) }
+        frame_into(out, src, level, Some(p))
     })
 }
 
@@ -125,17 +123,13 @@ pub fn compress_plain_into(
     let (buf, at) = plain.parts_mut();
     buf[at - prefix.len()..at].copy_from_slice(prefix);
     let (head, src) = buf.split_at(at);
-    // SAFETY: the prefix is the end of `head`, right before `src` in the same buffer.
-    unsafe { frame_into(out, src, level, Some(&head[at - prefix.len()..])) }
+    frame_into(out, src, level, Some(&head[at - prefix.len()..]))
 }
 
-/// Appends one frame of `src` to `out`, with `prefix` as history.
-///
-/// # Safety
-/// When given, `prefix` must end where `src` starts in memory (one segment: zstd matches into
-/// such a prefix at full speed; anything else is only slow, never wrong, but this module's
-/// callers promise it).
-unsafe fn frame_into(out: &mut Vec<u8>, src: &[u8], level: i32, prefix: Option<&[u8]>) -> bool {
+/// Appends one frame of `src` to `out`, with `prefix` as history. Callers pass a prefix that
+/// ends where `src` starts in memory: zstd matches into such a prefix at full speed (one
+/// segment); a prefix elsewhere would be correct but slow.
+fn frame_into(out: &mut Vec<u8>, src: &[u8], level: i32, prefix: Option<&[u8]>) -> bool {
     CCTX.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().map(|(l, _)| *l) != Some(level) {

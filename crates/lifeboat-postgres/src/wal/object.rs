@@ -130,7 +130,7 @@ pub fn encode_object(keys: &WalKeys, key: &str, data: &[u8], level: i32) -> Vec<
     let mut out =
         Vec::with_capacity(HEADER_LEN + lifeboat_core::format::crypto::OVERHEAD + body_len);
     out.extend_from_slice(&header);
-    out.extend_from_slice(&[0u8; 25]);
+    out.extend_from_slice(&[0u8; lifeboat_core::format::crypto::HEAD]);
     match compressed {
         Some(frames) if compression == 1 => frames.iter().for_each(|f| out.extend_from_slice(f)),
         _ => out.extend_from_slice(data),
