@@ -81,8 +81,9 @@ settle() {
         sleep "$wait"
     fi
 }
-rm -rf "$LOGS" "$STATE" "$REPOS"          # a few thousand files at most
-big_delete "$RESTORE"                      # restored trees (left only by an interrupted run)
+# An earlier run's repositories (~2 GB: discards) and restored trees (left by an interrupted
+# run: inodes) both slow the restores that follow; a run right after another waits.
+big_delete "$LOGS" "$STATE" "$REPOS" "$RESTORE"
 mkdir -p "$LOGS" "$STATE" "$REPOS" "$RESTORE"
 sync; sleep "$SETTLE_S"
 : >"$RESULTS"
