@@ -217,14 +217,8 @@ impl Compressed {
     }
 }
 
-/// Seals a blob in the given compressed form, or as plaintext when that form is not smaller.
-pub fn seal(keys: &MasterKeys, plaintext: &[u8], compressed: Compressed) -> Vec<u8> {
-    let mut out = Vec::new();
-    seal_into(keys, &mut out, plaintext, compressed);
-    out
-}
-
-/// Like [`seal`], appending the stored blob to `out`.
+/// Appends the stored blob to `out`: sealed in the given compressed form, or as plaintext when
+/// that form is not smaller.
 pub fn seal_into(keys: &MasterKeys, out: &mut Vec<u8>, plaintext: &[u8], compressed: Compressed) {
     let (dict, frame) = match &compressed {
         Compressed::None => (None, None),

@@ -108,21 +108,19 @@ pub fn restore_physical(
         .filter(|p| p.cluster == state.cluster)
         .map(|p| (p.name.clone(), p.lsn))
         .collect();
-    let found = match &opts.target {
-        RecoveryTarget::Name(n) if explicit.is_none() && !end.restore_points.contains_key(n) => {
-            find_in_archive(repo, &state, n)?
+    let mut found_note = None;
+    if let RecoveryTarget::Name(n) = &opts.target {
+        if explicit.is_none() && !end.restore_points.contains_key(n) {
+            if let Some((lsn, segment)) = find_in_archive(repo, &state, n)? {
+                end.restore_points.insert(n.clone(), lsn);
+                found_note = Some(format!(
+                    "restore point '{n}' was found in archived WAL segment {segment} at LSN {lsn}"
+                ));
+            }
         }
-        _ => None,
-    };
-    if let (Some((lsn, _)), RecoveryTarget::Name(n)) = (&found, &opts.target) {
-        end.restore_points.insert(n.clone(), *lsn);
     }
     let mut plan = plan_restore(&state.backups, &opts.target, &end, explicit.as_deref())?;
-    if let (Some((lsn, segment)), RecoveryTarget::Name(n)) = (&found, &opts.target) {
-        plan.notes.push(format!(
-            "restore point '{n}' was found in archived WAL segment {segment} at LSN {lsn}"
-        ));
-    }
+    plan.notes.extend(found_note);
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let run_as = match &opts.start {
